@@ -1,0 +1,233 @@
+"""The project's own folder format, for bringing your own data.
+
+Layout::
+
+    <root>/classes.yaml
+    <root>/images/<stem>.png|jpg|jpeg|bmp|tif|tiff
+    <root>/masks/<stem>.png            single-channel label PNG (or palette PNG: index = label)
+    <root>/groups.csv                  optional: "name,group" per line, for stratified splits
+
+``classes.yaml``::
+
+    name: my_dataset
+    ignore_index: 255
+    classes:
+      - {name: background, id: 0, colour: [0, 0, 0]}
+      - {name: nucleus, id: 1, colour: [0, 114, 178]}
+
+Ids must run 0..N-1 with 0 the background. Every image needs a mask of the
+same stem and size; unpaired files, unknown label values and size mismatches
+are reported by name. :func:`export_folder` writes any list of samples in this
+format (palette PNGs, so the masks look right in an image viewer).
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from papseg_utils.data.base import Sample
+from papseg_utils.data.errors import (
+    DataFormatError,
+    DataLayoutError,
+    DatasetNotFoundError,
+    MissingMaskError,
+    SizeMismatchError,
+    UnknownLabelError,
+)
+from papseg_utils.data.io import IMAGE_SUFFIXES, read_image, read_label_mask, save_label_mask
+from papseg_utils.labels import IGNORE_INDEX, LabelScheme, get_scheme
+
+log = logging.getLogger(__name__)
+
+CLASSES_FILE = "classes.yaml"
+
+
+def read_classes(path: str | Path) -> LabelScheme:
+    """Parse ``classes.yaml`` into a :class:`LabelScheme`, with errors naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataLayoutError(
+            f"{path}: missing. Write a classes.yaml with 'name', 'classes' (name, id, colour) and "
+            "'ignore_index' (see papseg_utils.data.folder's docstring)."
+        )
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise DataFormatError(f"{path}: not valid YAML ({err}).") from err
+    if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
+        raise DataFormatError(f"{path}: expected a mapping with a 'classes' list.")
+    entries = data["classes"]
+    try:
+        entries = sorted(entries, key=lambda c: int(c["id"]))
+        ids = [int(c["id"]) for c in entries]
+        names = tuple(str(c["name"]) for c in entries)
+        colours = tuple(tuple(int(v) for v in c.get("colour", c.get("color"))) for c in entries)
+    except (KeyError, TypeError, ValueError) as err:
+        raise DataFormatError(
+            f"{path}: each class needs 'name', integer 'id' and 'colour' [r, g, b] ({err})."
+        ) from err
+    if ids != list(range(len(ids))):
+        raise DataFormatError(
+            f"{path}: class ids must be 0..{len(ids) - 1} without gaps, got {ids}."
+        )
+    try:
+        return LabelScheme(
+            name=str(data.get("name", path.parent.name)),
+            classes=names,
+            colours=colours,
+            description=str(data.get("description", "")),
+            ignore_index=int(data.get("ignore_index", IGNORE_INDEX)),
+        )
+    except ValueError as err:
+        raise DataFormatError(f"{path}: {err}") from err
+
+
+def write_classes(scheme: LabelScheme, path: str | Path) -> None:
+    """Write ``scheme`` as a ``classes.yaml``."""
+    data = {
+        "name": scheme.name,
+        "description": scheme.description,
+        "ignore_index": scheme.ignore_index,
+        "classes": [
+            {"name": n, "id": i, "colour": list(c)}
+            for i, (n, c) in enumerate(zip(scheme.classes, scheme.colours, strict=True))
+        ],
+    }
+    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def _index(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith("."):
+            if p.stem in out:
+                raise DataLayoutError(
+                    f"{p}: two files share the stem {p.stem!r} ({out[p.stem].name}, {p.name}); "
+                    "keep one per stem."
+                )
+            out[p.stem] = p
+    return out
+
+
+def load_folder(
+    root: str | Path, scheme: str | LabelScheme | None = None, strict_pairs: bool = True
+) -> list[Sample]:
+    """Load a dataset in the folder format.
+
+    Parameters
+    ----------
+    root : path
+        Folder with ``classes.yaml``, ``images/`` and ``masks/``.
+    scheme : optional
+        Check against this scheme instead of ``classes.yaml`` (which may then be absent).
+    strict_pairs : bool
+        Raise when images lack masks or masks lack images (all are named);
+        ``False`` logs them and loads the pairs.
+
+    Returns
+    -------
+    list[Sample]
+        ``group`` from ``groups.csv`` when present, else ``"all"``.
+    """
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise DatasetNotFoundError(
+            f"{root}: no such folder. Pass the folder that holds images/ and masks/."
+        )
+    if scheme is None:
+        scheme = read_classes(root / CLASSES_FILE)
+    else:
+        scheme = get_scheme(scheme)
+    img_dir, mask_dir = root / "images", root / "masks"
+    for d in (img_dir, mask_dir):
+        if not d.is_dir():
+            raise DataLayoutError(
+                f"{d}: missing. The folder format is images/<stem>.<png|jpg|bmp|tif> with "
+                "masks/<stem>.png and classes.yaml (see papseg_utils.data.folder)."
+            )
+    images = _index(img_dir, IMAGE_SUFFIXES)
+    masks = _index(mask_dir, (".png",))
+    no_mask = sorted(set(images) - set(masks))
+    no_image = sorted(set(masks) - set(images))
+    if no_mask or no_image:
+        msg = (
+            f"{root}: unpaired files: images without a mask {[images[s].name for s in no_mask]}, "
+            f"masks without an image {[masks[s].name for s in no_image]}. Add the missing files "
+            "or remove the extras (or pass strict_pairs=False)."
+        )
+        if strict_pairs:
+            raise MissingMaskError(msg)
+        log.warning(msg)
+    groups: dict[str, str] = {}
+    gfile = root / "groups.csv"
+    if gfile.is_file():
+        with gfile.open(newline="") as f:
+            for row in csv.reader(f):
+                if len(row) >= 2 and row[0] != "name":
+                    groups[row[0]] = row[1]
+    samples = []
+    for stem in sorted(set(images) & set(masks)):
+        image = read_image(images[stem])
+        mask = read_label_mask(masks[stem])
+        if mask.shape != image.shape[:2]:
+            raise SizeMismatchError(
+                f"{masks[stem]}: mask is {mask.shape[1]}x{mask.shape[0]} px but "
+                f"{images[stem].name} is {image.shape[1]}x{image.shape[0]} px; they must agree."
+            )
+        try:
+            scheme.check(mask, where=str(masks[stem]))
+        except ValueError as err:
+            raise UnknownLabelError(str(err)) from None
+        samples.append(
+            Sample(image, mask, name=stem, group=groups.get(stem, "all"), path=str(images[stem]))
+        )
+    return samples
+
+
+def export_folder(
+    samples: list[Sample],
+    scheme: str | LabelScheme,
+    out_dir: str | Path,
+    overwrite: bool = False,
+    image_format: str = "png",
+) -> Path:
+    """Write ``samples`` in the folder format; returns ``out_dir``.
+
+    Refuses to write into a non-empty folder unless ``overwrite=True`` (which
+    replaces same-named files but deletes nothing).
+    """
+    scheme = get_scheme(scheme)
+    out = Path(out_dir).expanduser()
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(
+            f"{out}: folder is not empty; choose an empty folder or pass overwrite=True."
+        )
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    write_classes(scheme, out / CLASSES_FILE)
+    from PIL import Image
+
+    rows = []
+    for s in samples:
+        scheme.check(s.mask, where=f"sample {s.name!r}")
+        stem = s.name.replace("/", "__")
+        Image.fromarray(s.image).save(out / "images" / f"{stem}.{image_format}")
+        save_label_mask(s.mask, out / "masks" / f"{stem}.png", palette=scheme.flat_palette())
+        rows.append((stem, s.group))
+    with (out / "groups.csv").open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["name", "group"])
+        w.writerows(rows)
+    return out
+
+
+def mask_values(samples: list[Sample]) -> np.ndarray:
+    """Sorted unique label values over all masks (a quick sanity check)."""
+    return (
+        np.unique(np.concatenate([np.unique(s.mask) for s in samples])) if samples else np.array([])
+    )

@@ -1,0 +1,58 @@
+"""Segmentation metrics: overlap, boundaries, tidy evaluation and statistics.
+
+Typical use::
+
+    from papseg_utils.metrics import evaluate, summarise
+    df = evaluate(preds, masks, "herlev3", spacing_um=0.201)
+    summarise(df, reduction="image")
+
+See :mod:`papseg_utils.metrics.evaluate` for the empty-class policy and
+:mod:`papseg_utils.metrics.surface` for the exact HD95 definition (medpy's).
+"""
+
+from papseg_utils.metrics.confusion import class_counts, confusion_matrix, per_image_counts
+from papseg_utils.metrics.evaluate import (
+    ALL_METRICS,
+    EMPTY_POLICIES,
+    evaluate,
+    summarise,
+    wide,
+)
+from papseg_utils.metrics.overlap import OVERLAP_METRICS, dice_score, iou_score, overlap_from_counts
+from papseg_utils.metrics.stats import bootstrap_ci, holm, paired_test
+from papseg_utils.metrics.surface import (
+    SURFACE_METRICS,
+    SurfaceDistances,
+    assd,
+    boundary_f1,
+    hausdorff,
+    hd95,
+    normalised_surface_dice,
+    surface_distances,
+)
+
+__all__ = [
+    "ALL_METRICS",
+    "EMPTY_POLICIES",
+    "OVERLAP_METRICS",
+    "SURFACE_METRICS",
+    "SurfaceDistances",
+    "assd",
+    "bootstrap_ci",
+    "boundary_f1",
+    "class_counts",
+    "confusion_matrix",
+    "dice_score",
+    "evaluate",
+    "hausdorff",
+    "hd95",
+    "holm",
+    "iou_score",
+    "normalised_surface_dice",
+    "overlap_from_counts",
+    "paired_test",
+    "per_image_counts",
+    "summarise",
+    "surface_distances",
+    "wide",
+]

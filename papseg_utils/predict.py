@@ -1,0 +1,211 @@
+"""``python -m papseg_utils predict``: segment images with a saved checkpoint.
+
+    python -m papseg_utils predict CHECKPOINT INPUT... --out DIR [--recursive]
+        [--tta] [--tile-size N] [--overlap F] [--device auto] [--batch-size N]
+        [--overwrite] [--strict] [--no-overlay]
+
+For every input image it writes, under ``--out`` (never next to the inputs):
+
+* ``masks/<name>.png``    palette PNG of class ids (colours of the checkpoint's scheme)
+* ``overlays/<name>.png`` the image with the coloured mask blended in
+* ``predict_log.json``    checkpoint, options, files written and files skipped
+
+``<name>`` mirrors the input: the file name for a file argument, the path
+relative to the folder for a folder argument. Images are letterboxed to the
+checkpoint's ``image_size`` (when it has one) and predictions are mapped back
+to the original size; with ``--tile-size`` images are predicted at their native
+resolution in overlapping tiles instead (large fields).
+
+Exit codes: 0 all images written; 1 some images were skipped (unreadable) or
+``--strict`` stopped at the first one, or outputs exist without
+``--overwrite``; 2 bad usage (missing checkpoint, no input images).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from tqdm.auto import tqdm
+
+from papseg_utils.labels import LabelScheme
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+_PROGRESS_MIN = 4
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m papseg_utils predict",
+        description="Segment images with a trained checkpoint; write palette masks and overlays.",
+    )
+    p.add_argument("checkpoint", help="checkpoint folder (model.safetensors + config.json) or a run folder with best/")
+    p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
+    p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
+    p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    p.add_argument("--tta", action="store_true", help="average predictions over 4 flips")
+    p.add_argument("--tile-size", type=int, default=None, help="predict in tiles of N px at native resolution")
+    p.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
+    p.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass (default 4)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
+    p.add_argument("--no-overlay", action="store_true", help="write masks only")
+    return p
+
+
+def collect_inputs(inputs: list[str], recursive: bool = False) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """Expand files and folders into (path, relative output name) pairs.
+
+    Returns the pairs (sorted within each folder) and a list of problems
+    (missing paths, files that are not images).
+    """
+    pairs: list[tuple[Path, Path]] = []
+    problems: list[str] = []
+    for raw in inputs:
+        p = Path(raw)
+        if p.is_dir():
+            it = p.rglob("*") if recursive else p.iterdir()
+            found = sorted(f for f in it if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                hint = "" if recursive else " (use --recursive to search sub-folders)"
+                problems.append(f"{p}: folder holds no images with suffix {'/'.join(IMAGE_SUFFIXES)}{hint}")
+            pairs += [(f, f.relative_to(p)) for f in found]
+        elif p.is_file():
+            if p.suffix.lower() not in IMAGE_SUFFIXES:
+                problems.append(f"{p}: not an image file (suffix {p.suffix!r}; expected {', '.join(IMAGE_SUFFIXES)})")
+            else:
+                pairs.append((p, Path(p.name)))
+        else:
+            problems.append(f"{p}: no such file or folder")
+    return pairs, problems
+
+
+def _scheme_from_config(config: dict) -> LabelScheme:
+    if config.get("scheme"):
+        return LabelScheme.from_dict(config["scheme"])
+    from papseg_utils.labels import PAPER
+
+    n = int(config["num_classes"])
+    colours = [PAPER.colours[i % len(PAPER.colours)] for i in range(n)]
+    return LabelScheme("checkpoint", tuple(f"class_{i}" for i in range(n)), tuple(colours))
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+        return True
+    except ValueError:
+        return False
+
+
+def predict_image(model, image: np.ndarray, config: dict, args: argparse.Namespace) -> np.ndarray:
+    """(H, W, 3) uint8 -> (H, W) uint8 class ids at the original size."""
+    from papseg_utils.data.resize import letterbox, unletterbox
+    from papseg_utils.inference import predict_proba
+
+    mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
+    std = tuple(config.get("std") or (0.5, 0.5, 0.5))
+    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
+    kw = dict(mean=mean, std=std, tta=args.tta, batch_size=args.batch_size, device=args.device, multiple=multiple)
+    size = config.get("image_size")
+    if args.tile_size is None and size:
+        boxed, _, geom = letterbox(image, None, int(size))
+        probs = unletterbox(predict_proba(model, boxed, **kw), geom)
+    else:
+        probs = predict_proba(model, image, tile_size=args.tile_size, overlap=args.overlap, **kw)
+    return probs.argmax(0).astype(np.uint8)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the predict command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    from papseg_utils.data.io import read_image
+    from papseg_utils.train.checkpoint import load_model, resolve_checkpoint
+
+    try:
+        ckpt = resolve_checkpoint(args.checkpoint)
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    pairs, problems = collect_inputs(args.inputs, args.recursive)
+    for msg in problems:
+        print(f"warning: {msg}", file=sys.stderr)
+    if not pairs:
+        print("error: no input images found; pass image files or folders of images", file=sys.stderr)
+        return 2
+    out = Path(args.out).resolve()
+    for raw in args.inputs:
+        p = Path(raw).resolve()
+        folder = p if p.is_dir() else p.parent
+        if out == folder or (p.is_dir() and _inside(out, p)):
+            print(
+                f"error: --out {args.out} is (inside) the input folder {folder}; "
+                "choose a separate output folder (inputs are never written to)",
+                file=sys.stderr,
+            )
+            return 2
+    jobs = []
+    for src, rel in pairs:
+        name = rel.with_suffix(".png")
+        targets = [out / "masks" / name] + ([] if args.no_overlay else [out / "overlays" / name])
+        jobs.append((src, rel, targets))
+    if len({str(r.with_suffix("")) for _, r, _ in jobs}) != len(jobs):
+        print("error: two inputs map to the same output name (same stem); rename one", file=sys.stderr)
+        return 2
+    existing = [t for _, _, ts in jobs for t in ts if t.exists()]
+    if existing and not args.overwrite:
+        shown = ", ".join(str(t) for t in existing[:3])
+        print(f"error: {len(existing)} output files exist (e.g. {shown}); pass --overwrite to replace them", file=sys.stderr)
+        return 1
+    model, config = load_model(ckpt, device=args.device)
+    scheme = _scheme_from_config(config)
+    from papseg_utils.viz.samples import overlay
+
+    written, skipped = [], []
+    bar = tqdm(jobs, desc="predict", unit="image", disable=len(jobs) < _PROGRESS_MIN)
+    for src, rel, targets in bar:
+        try:
+            image = read_image(src)
+        except (OSError, ValueError) as err:
+            if args.strict:
+                print(f"error: {err} (--strict: stopping)", file=sys.stderr)
+                return 1
+            skipped.append({"file": str(src), "reason": str(err)})
+            log.warning("skipped %s: %s", src, err)
+            continue
+        preds = predict_image(model, image, config, args)
+        for t in targets:
+            t.parent.mkdir(parents=True, exist_ok=True)
+        mask_img = Image.fromarray(preds, mode="P")
+        mask_img.putpalette(scheme.flat_palette())
+        mask_img.save(targets[0])
+        if not args.no_overlay:
+            Image.fromarray(overlay(image, preds, scheme)).save(targets[1])
+        written.append({"input": str(src), "mask": str(targets[0].relative_to(out))})
+    record = {
+        "checkpoint": str(ckpt),
+        "checkpoint_sha256": config.get("checkpoint_sha256"),
+        "architecture": config.get("architecture"),
+        "scheme": scheme.name,
+        "options": {k: v for k, v in vars(args).items() if k not in ("inputs", "checkpoint", "out")},
+        "written": written,
+        "skipped": skipped,
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "predict_log.json").write_text(json.dumps(record, indent=2))
+    print(f"wrote {len(written)} masks to {out / 'masks'}; skipped {len(skipped)} unreadable files")
+    for s in skipped:
+        print(f"  skipped {s['file']}: {s['reason']}", file=sys.stderr)
+    return 1 if skipped else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

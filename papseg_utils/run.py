@@ -1,0 +1,647 @@
+"""Execute the book's notebooks with papermill under a named profile.
+
+Command line (see ``python -m papseg_utils run --help``)::
+
+    python -m papseg_utils run                       # every notebook, profile "default"
+    python -m papseg_utils run 06_fine_tuning --profile smoke -p num_epochs 2
+    python -m papseg_utils run --profile smoke -j 2 --out /tmp/executed
+
+Each notebook ``notebooks/NN_name.ipynb`` has a profile file
+``notebooks/profiles/NN_name.yaml``::
+
+    depends_on: [02_data]          # optional: run after these notebooks
+    smoke:   {num_epochs: 1, image_size: 64}
+    default: {num_epochs: 5, output_dir: "{build}/runs/fine_tuning"}
+    full:    {num_epochs: 100}
+
+Every key must be declared in the notebook's ``parameters`` cell. ``{build}``
+in a string value becomes the output folder. The executed copy is written to
+``<out>/<stem>.ipynb`` (sources are never touched) together with
+``<stem>.provenance.json`` (also stored in the notebook metadata under
+``papseg.provenance``) and ``<stem>.log`` (the worker's log).
+
+Notebooks run in separate processes (one papermill worker each, up to ``-j``
+at once) with the repository root as working directory. A notebook whose
+dependency failed is skipped, not run. Each notebook has a wall-clock timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from papseg_utils import provenance
+
+log = logging.getLogger(__name__)
+
+PROFILES: tuple[str, ...] = ("smoke", "default", "full")
+"""Valid profile names, smallest first."""
+
+DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600.0, "default": 1800.0, "full": 12 * 3600.0}
+"""Per-notebook wall-clock limit (seconds) of each profile, unless ``--timeout`` is given."""
+
+NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+PROFILE_KEYS = frozenset(PROFILES) | {"depends_on"}
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class RunnerError(Exception):
+    """Bad input to the runner (unknown profile, missing notebook, undeclared key...)."""
+
+
+def repo_root() -> Path:
+    """The repository root (the folder holding ``papseg_utils/``)."""
+    return Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class NotebookJob:
+    """One notebook to execute.
+
+    Attributes
+    ----------
+    stem : str
+        File name without ``.ipynb``, e.g. ``"01_introduction"``.
+    source : Path
+        The source notebook.
+    parameters : dict
+        Values papermill injects (profile values, then ``-p`` overrides).
+    depends_on : list[str]
+        Stems that must succeed first (from the profile file).
+    """
+
+    stem: str
+    source: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    depends_on: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NotebookResult:
+    """Outcome of one notebook: ``status`` is ok, failed, timeout or skipped."""
+
+    stem: str
+    status: str
+    wall_s: float | None
+    output: Path | None
+    provenance: Path
+    message: str = ""
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def discover(notebooks_dir: Path) -> dict[str, Path]:
+    """Map stem -> path for every ``NN_*.ipynb`` in ``notebooks_dir`` (sorted)."""
+    return {p.stem: p for p in sorted(Path(notebooks_dir).glob(NOTEBOOK_GLOB))}
+
+
+def declared_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
+    """Parameters declared in the ``parameters`` cell (``papermill.inspect_notebook``)."""
+    import papermill
+
+    try:
+        return dict(papermill.inspect_notebook(str(notebook)))
+    except Exception as err:  # papermill raises several types for broken notebooks
+        raise RunnerError(f"{notebook}: cannot read its parameters cell ({err})") from err
+
+
+def load_profile_file(path: Path) -> dict[str, Any]:
+    """Read and validate a profile file; raise :class:`RunnerError` naming it."""
+    if not path.is_file():
+        raise RunnerError(
+            f"profile file {path} is missing; create it with top-level keys {list(PROFILES)} "
+            "(each a mapping of parameter overrides, may be empty: {})"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        raise RunnerError(f"{path}: invalid YAML ({err})") from err
+    if not isinstance(data, dict):
+        raise RunnerError(f"{path}: expected a mapping with keys {list(PROFILES)}, got {type(data).__name__}")
+    unknown = sorted(set(data) - PROFILE_KEYS)
+    if unknown:
+        raise RunnerError(f"{path}: unknown top-level keys {unknown}; valid: {sorted(PROFILE_KEYS)}")
+    for name in PROFILES:
+        value = data.get(name)
+        if value is None:
+            data[name] = {}
+        elif not isinstance(value, dict):
+            raise RunnerError(f"{path}: profile {name!r} must be a mapping of parameters, got {value!r}")
+    deps = data.get("depends_on") or []
+    if isinstance(deps, str):
+        deps = [deps]
+    if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+        raise RunnerError(f"{path}: depends_on must be a list of notebook stems, got {deps!r}")
+    data["depends_on"] = deps
+    return data
+
+
+def parse_overrides(pairs: list[list[str]] | None) -> dict[str, Any]:
+    """Turn ``[["key", "value"], ...]`` into a dict with YAML-typed values.
+
+    ``"3"`` -> 3, ``"0.5"`` -> 0.5, ``"true"`` -> True, ``"[1, 2]"`` -> [1, 2],
+    ``"null"`` -> None; anything else stays a string.
+    """
+    out: dict[str, Any] = {}
+    for key, raw in pairs or []:
+        try:
+            out[key] = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+def substitute_build(value: Any, build: str) -> Any:
+    """Replace ``{build}`` with ``build`` in strings (recursing into lists and dicts)."""
+    if isinstance(value, str):
+        return value.replace("{build}", build)
+    if isinstance(value, list):
+        return [substitute_build(v, build) for v in value]
+    if isinstance(value, dict):
+        return {k: substitute_build(v, build) for k, v in value.items()}
+    return value
+
+
+def plan(
+    names: list[str] | None,
+    profile: str,
+    overrides: dict[str, Any],
+    out: Path,
+    *,
+    notebooks_dir: Path,
+    cwd: Path,
+) -> list[NotebookJob]:
+    """Validate every input and return the jobs in a dependency-respecting order.
+
+    Nothing runs here; all bad input is reported before any notebook starts.
+
+    Raises
+    ------
+    RunnerError
+        Unknown profile, missing notebook or profile file, a key that the
+        notebook does not declare, an unknown or cyclic dependency.
+    """
+    if profile not in PROFILES:
+        raise RunnerError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
+    available = discover(notebooks_dir)
+    if not available:
+        raise RunnerError(f"no notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}")
+    selected: list[str] = []
+    for name in names or list(available):
+        stem = Path(name).name.removesuffix(".ipynb")
+        if stem not in available:
+            raise RunnerError(
+                f"notebook {name!r} not found in {notebooks_dir}; available: {', '.join(available)}"
+            )
+        if stem not in selected:
+            selected.append(stem)
+
+    out_abs = out.resolve()
+    build = os.path.relpath(out_abs, cwd.resolve()) if out_abs.is_relative_to(cwd.resolve()) else str(out_abs)
+    jobs: dict[str, NotebookJob] = {}
+    for stem in selected:
+        source = available[stem]
+        if source.resolve().parent == out_abs:
+            raise RunnerError(f"output folder {out} is the notebooks folder; choose another --out")
+        pfile = load_profile_file(notebooks_dir / "profiles" / f"{stem}.yaml")
+        declared = declared_parameters(source)
+        params = dict(pfile[profile])
+        for origin, values in ((f"profile {profile!r} in {stem}.yaml", params), ("-p", overrides)):
+            undeclared = sorted(set(values) - set(declared))
+            if undeclared:
+                raise RunnerError(
+                    f"{stem}: {origin} sets {undeclared}, not declared in the notebook's parameters cell; "
+                    f"declared: {', '.join(declared) or '(none)'}"
+                )
+        params.update(overrides)
+        params = substitute_build(params, build)
+        for dep in pfile["depends_on"]:
+            if dep not in available:
+                raise RunnerError(
+                    f"{stem}.yaml: depends_on names {dep!r}, which is not a notebook; "
+                    f"available: {', '.join(available)}"
+                )
+        jobs[stem] = NotebookJob(stem, source, params, list(pfile["depends_on"]))
+    return _toposort(jobs)
+
+
+def _toposort(jobs: dict[str, NotebookJob]) -> list[NotebookJob]:
+    order: list[NotebookJob] = []
+    state: dict[str, int] = {}  # 1 = visiting, 2 = done
+
+    def visit(stem: str, chain: list[str]) -> None:
+        if state.get(stem) == 2 or stem not in jobs:
+            return
+        if state.get(stem) == 1:
+            raise RunnerError(f"dependency cycle: {' -> '.join([*chain, stem])}")
+        state[stem] = 1
+        for dep in jobs[stem].depends_on:
+            visit(dep, [*chain, stem])
+        state[stem] = 2
+        order.append(jobs[stem])
+
+    for stem in jobs:
+        visit(stem, [])
+    return order
+
+
+# --------------------------------------------------------------------------- execution
+
+
+def kernel_env(cwd: Path, jobs: int) -> dict[str, str]:
+    """Environment for the workers and their kernels.
+
+    Sets ``HF_HUB_OFFLINE=1`` (unless already set), ``NO_ALBUMENTATIONS_UPDATE=1``,
+    ``MPLBACKEND=Agg``, puts ``cwd`` first on ``PYTHONPATH`` and, when several
+    notebooks run at once, shares the cores out with ``OMP_NUM_THREADS`` (unless set).
+    """
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env["NO_ALBUMENTATIONS_UPDATE"] = "1"
+    env["MPLBACKEND"] = "Agg"
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env["PYTHONPATH"] = os.pathsep.join([str(cwd), *filter(None, [os.environ.get("PYTHONPATH")])])
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bindir, env.get("PATH", "")])
+    if jobs > 1 and "OMP_NUM_THREADS" not in os.environ:
+        env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // jobs))
+    return env
+
+
+def _first_line(source: str) -> str:
+    for line in source.splitlines():
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+def _worker(spec_path: str) -> int:
+    """Run one notebook (in a child process); write its provenance. Returns 0 or 1."""
+    import nbformat
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
+    output = Path(spec["output"])
+    started = provenance.now_iso()
+    t0 = time.perf_counter()
+    error: dict[str, Any] | None = None
+    status = "ok"
+    try:
+        papermill.execute_notebook(
+            spec["source"],
+            str(output),
+            parameters=spec["parameters"],
+            kernel_name=spec.get("kernel_name") or "python3",
+            cwd=spec["cwd"],
+            execution_timeout=spec["timeout_s"],
+            progress_bar=False,
+            request_save_on_cell_execute=True,
+        )
+    except PapermillExecutionError as err:
+        status = "failed"
+        error = {
+            "cell_index": err.cell_index,
+            "exec_count": err.exec_count,
+            "first_line": _first_line(err.source),
+            "ename": err.ename,
+            "evalue": _ANSI.sub("", str(err.evalue)),
+            "traceback": [_ANSI.sub("", t) for t in (err.traceback or [])],
+        }
+    except Exception as err:  # kernel death, timeouts inside nbclient, bad notebooks
+        status = "failed"
+        error = {"cell_index": None, "first_line": "", "ename": type(err).__name__, "evalue": str(err)}
+    wall = time.perf_counter() - t0
+    if error is not None and output.is_file():
+        error.update(_locate_failed_cell(output))
+    record = provenance.collect(
+        notebook=spec["stem"],
+        profile=spec["profile"],
+        parameters=spec["parameters"],
+        root=spec["root"],
+        started=started,
+        wall_s=wall,
+        status=status,
+        error=error,
+    )
+    provenance.write(record, spec["provenance"])
+    if output.is_file():
+        nb = nbformat.read(output, as_version=4)
+        nb.metadata.setdefault("papseg", {})["provenance"] = record
+        nbformat.write(nb, output)
+    return 0 if status == "ok" else 1
+
+
+def _locate_failed_cell(output: Path, cell_index: int | None = None) -> dict[str, Any]:
+    """Find the failing cell in the executed copy and its index in the source notebook.
+
+    Papermill flags the failing cell with ``metadata.papermill.exception`` and adds
+    its own cells (injected parameters, error banners); those are not counted
+    in ``source_cell_index``.
+    """
+    import nbformat
+
+    nb = nbformat.read(output, as_version=4)
+    failing = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("exception")]
+    if not failing:
+        return {}
+    index = failing[0]
+    added = {"injected-parameters", "papermill-error-cell-tag"}
+    source_index = sum(1 for c in nb.cells[:index] if not added & set(c.metadata.get("tags", [])))
+    return {"cell_index": index, "source_cell_index": source_index, "first_line": _first_line(nb.cells[index].source)}
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _execute(
+    job: NotebookJob,
+    out: Path,
+    profile: str,
+    *,
+    cwd: Path,
+    timeout_s: float,
+    env: dict[str, str],
+    kernel_name: str,
+) -> NotebookResult:
+    """Run ``job`` in a worker process with a wall-clock limit; return its result."""
+    output = out / f"{job.stem}.ipynb"
+    prov_path = out / f"{job.stem}.provenance.json"
+    log_path = out / f"{job.stem}.log"
+    for stale in (output, prov_path):
+        stale.unlink(missing_ok=True)
+    spec = {
+        "stem": job.stem,
+        "source": str(job.source),
+        "output": str(output),
+        "parameters": job.parameters,
+        "profile": profile,
+        "cwd": str(cwd),
+        "root": str(repo_root()),
+        "timeout_s": timeout_s,
+        "provenance": str(prov_path),
+        "kernel_name": kernel_name,
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False, encoding="utf-8") as fh:
+        json.dump(spec, fh)
+        spec_path = fh.name
+    started = provenance.now_iso()
+    t0 = time.perf_counter()
+    log.info("%s: started (profile %s)", job.stem, profile)
+    try:
+        with open(log_path, "w", encoding="utf-8") as logfh:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "papseg_utils.run", "_worker", spec_path],
+                cwd=str(cwd),
+                env=env,
+                stdout=logfh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            try:
+                proc.wait(timeout=timeout_s + 60)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                _kill_group(proc)
+                proc.wait()
+                timed_out = True
+    finally:
+        os.unlink(spec_path)
+    wall = time.perf_counter() - t0
+    if timed_out or not prov_path.is_file():
+        status = "timeout" if timed_out else "failed"
+        reason = (
+            f"exceeded the {timeout_s:.0f} s limit (raise it with --timeout)"
+            if timed_out
+            else f"worker exited with code {proc.returncode}; see {log_path}"
+        )
+        record = provenance.collect(
+            notebook=job.stem,
+            profile=profile,
+            parameters=job.parameters,
+            root=repo_root(),
+            started=started,
+            wall_s=wall,
+            status=status,
+            error={"ename": status, "evalue": reason, "cell_index": None, "first_line": ""},
+            device=provenance.device_info(import_torch=False),
+        )
+        provenance.write(record, prov_path)
+    record = provenance.read(prov_path)
+    status = record["status"]
+    message = "" if status == "ok" else format_failure(job.stem, record, output, log_path)
+    return NotebookResult(job.stem, status, record.get("wall_s"), output if output.is_file() else None, prov_path, message)
+
+
+def format_failure(stem: str, record: dict[str, Any], output: Path, log_path: Path) -> str:
+    """Human-readable failure report: notebook, failing cell, exception, traceback."""
+    err = record.get("error") or {}
+    lines = [f"notebook {stem} {record['status']}"]
+    if err.get("cell_index") is not None:
+        src = err.get("source_cell_index", err["cell_index"])
+        lines.append(
+            f"  failing cell: #{src} of the source notebook (#{err['cell_index']} in the executed copy), "
+            f"starting: {err.get('first_line', '')!r}"
+        )
+    lines.append(f"  {err.get('ename', 'error')}: {err.get('evalue', '')}")
+    tb = err.get("traceback") or []
+    if tb:
+        lines.append("  traceback:")
+        lines.extend("    " + line for chunk in tb for line in chunk.splitlines())
+    lines.append(f"  executed copy: {output if output.is_file() else '(none)'}; log: {log_path}")
+    return "\n".join(lines)
+
+
+def run_notebooks(
+    jobs: list[NotebookJob],
+    out: Path,
+    profile: str,
+    *,
+    cwd: Path,
+    max_workers: int = 1,
+    timeout_s: float | None = None,
+    kernel_name: str = "python3",
+) -> list[NotebookResult]:
+    """Execute ``jobs`` (from :func:`plan`), up to ``max_workers`` at once.
+
+    A job starts when all its selected dependencies succeeded; when one of them
+    did not, the job is skipped (status ``"skipped"``, with a provenance record
+    saying why). A dependency that is not among ``jobs`` counts as satisfied if
+    ``out`` holds a successful run of it, and otherwise a warning is logged.
+
+    Returns the results in the order of ``jobs``.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    timeout_s = timeout_s or DEFAULT_TIMEOUT_S[profile]
+    env = kernel_env(cwd, max_workers)
+    selected = {j.stem for j in jobs}
+    for job in jobs:
+        for dep in job.depends_on:
+            if dep not in selected and _previous_status(out / f"{dep}.provenance.json") != "ok":
+                log.warning(
+                    "%s depends on %s, which is not selected and has no successful run in %s; running anyway",
+                    job.stem,
+                    dep,
+                    out,
+                )
+    results: dict[str, NotebookResult] = {}
+    pending = list(jobs)
+    running: dict[Future, NotebookJob] = {}
+    with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        while pending or running:
+            for job in list(pending):
+                deps = [d for d in job.depends_on if d in selected]
+                bad = [d for d in deps if d in results and results[d].status != "ok"]
+                if bad:
+                    pending.remove(job)
+                    results[job.stem] = _skip(job, out, profile, bad, results)
+                elif all(d in results for d in deps) and len(running) < max(1, max_workers):
+                    pending.remove(job)
+                    fut = pool.submit(
+                        _execute, job, out, profile, cwd=cwd, timeout_s=timeout_s, env=env, kernel_name=kernel_name
+                    )
+                    running[fut] = job
+            if not running:
+                continue
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for fut in done:
+                job = running.pop(fut)
+                res = fut.result()
+                results[job.stem] = res
+                if res.status == "ok":
+                    log.info("%s: ok in %.1f s", job.stem, res.wall_s or 0.0)
+                else:
+                    log.error("%s", res.message)
+    return [results[j.stem] for j in jobs]
+
+
+def _previous_status(path: Path) -> str | None:
+    try:
+        return provenance.read(path).get("status")
+    except (OSError, ValueError):
+        return None
+
+
+def _skip(
+    job: NotebookJob, out: Path, profile: str, bad: list[str], results: dict[str, NotebookResult]
+) -> NotebookResult:
+    reason = "skipped because its dependency " + ", ".join(f"{d} ({results[d].status})" for d in bad)
+    prov_path = out / f"{job.stem}.provenance.json"
+    (out / f"{job.stem}.ipynb").unlink(missing_ok=True)
+    record = provenance.collect(
+        notebook=job.stem,
+        profile=profile,
+        parameters=job.parameters,
+        root=repo_root(),
+        started=provenance.now_iso(),
+        wall_s=None,
+        status="skipped",
+        error={"ename": "skipped", "evalue": reason, "cell_index": None, "first_line": ""},
+        device=provenance.device_info(import_torch=False),
+    )
+    provenance.write(record, prov_path)
+    message = f"notebook {job.stem} {reason}"
+    log.error("%s", message)
+    return NotebookResult(job.stem, "skipped", None, None, prov_path, message)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m papseg_utils run",
+        description="Execute notebooks with papermill under a parameter profile.",
+    )
+    parser.add_argument(
+        "notebooks", nargs="*", metavar="NOTEBOOK", help="stems or file names (default: all NN_*.ipynb)"
+    )
+    parser.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
+    parser.add_argument(
+        "-p",
+        "--parameter",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="override a parameter; VALUE is parsed as YAML (3 -> int, 0.5 -> float, true -> bool)",
+    )
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="notebooks run at once (default 1)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default: build/executed)")
+    parser.add_argument(
+        "--timeout", type=float, default=None, help="seconds per notebook (default by profile: smoke 600, default 1800)"
+    )
+    parser.add_argument(
+        "--notebooks-dir", type=Path, default=None, help="folder with the notebooks (default: notebooks/)"
+    )
+    parser.add_argument("--cwd", type=Path, default=None, help="working directory of the kernels (default: repo root)")
+    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="only report failures")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns 0 when every notebook succeeded, 1 on failure, 2 on bad input."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO, format="[run] %(message)s", stream=sys.stderr
+    )
+    logging.getLogger("papermill").setLevel(logging.WARNING)
+    root = repo_root()
+    cwd = (args.cwd or root).resolve()
+    notebooks_dir = (args.notebooks_dir or root / "notebooks").resolve()
+    out = (args.out or root / "build" / "executed").resolve()
+    if args.jobs < 1:
+        log.error("-j must be at least 1, got %d", args.jobs)
+        return EXIT_USAGE
+    try:
+        jobs = plan(
+            args.notebooks,
+            args.profile,
+            parse_overrides(args.parameter),
+            out,
+            notebooks_dir=notebooks_dir,
+            cwd=cwd,
+        )
+    except RunnerError as err:
+        log.error("%s", err)
+        return EXIT_USAGE
+    results = run_notebooks(
+        jobs, out, args.profile, cwd=cwd, max_workers=args.jobs, timeout_s=args.timeout, kernel_name=args.kernel
+    )
+    width = max(len(r.stem) for r in results)
+    print(f"profile {args.profile}; executed notebooks in {out}")
+    for r in results:
+        wall = "-" if r.wall_s is None else f"{r.wall_s:7.1f} s"
+        print(f"  {r.stem:<{width}}  {r.status:<8} {wall}")
+    failed = [r.stem for r in results if r.status != "ok"]
+    if failed:
+        print(f"{len(failed)} of {len(results)} notebooks did not succeed: {', '.join(failed)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "_worker":
+        sys.exit(_worker(sys.argv[2]))
+    sys.exit(main())

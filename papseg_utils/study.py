@@ -1,0 +1,367 @@
+"""Batch studies: a YAML grid of runs, each executed through the notebooks.
+
+A study file describes a grid::
+
+    name: herlev-cpu
+    profile: default                 # notebook profile each run starts from
+    notebooks: [06_fine_tuning, 07_evaluation]
+    base:                            # parameters shared by every run
+      dataset: herlev
+    per_notebook:                    # parameters for one notebook only
+      06_fine_tuning: {output_dir: "{run}/train"}      # {run} = this run's folder
+      07_evaluation: {output_dir: "{run}/eval", checkpoint: "{run}/train/best"}
+    grids:                           # the union of these grids is run
+      - architecture: [unet]
+        pretrained: [imagenet, none]
+        data_fraction: [0.1, 0.25, 0.5, 1.0]
+        seed: [0, 1]
+
+``python -m papseg_utils study STUDY.yaml`` expands the grid, runs every cell
+through the notebooks with papermill (each run in its own folder, with the
+executed notebooks and their provenance), skips runs that already finished,
+records failed runs with their error without stopping the others, and
+aggregates everything into tidy tables:
+
+``runs.csv``
+    one row per run: parameters, status, wall time, error.
+``per_image.csv.gz``
+    one row per run x image x class x metric (the evaluation notebook's table).
+``results.csv``
+    one row per run x class x metric: the per-image mean with a bootstrap 95 %
+    confidence interval over images, the number of images it averages, and how
+    many image/class pairs were excluded because both masks were empty.
+
+Each notebook receives only the parameters it declares (read with
+``papermill.inspect_notebook``), so one grid can drive several notebooks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+STUDY_DIR = REPO_ROOT / "studies"
+#: Parameters that name a run (in this order) when they vary across the grid.
+NAME_KEYS = (
+    "architecture",
+    "encoder",
+    "pretrained",
+    "scheme",
+    "augmentation",
+    "data_fraction",
+    "loss",
+    "seed",
+)
+
+
+class StudyError(ValueError):
+    """A study file or its runs are invalid; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One cell of the grid: its id and the full parameter set."""
+
+    run_id: str
+    params: dict
+
+
+@dataclass
+class Study:
+    """A parsed study file."""
+
+    name: str
+    notebooks: list[str]
+    profile: str = "default"
+    base: dict = field(default_factory=dict)
+    grids: list[dict] = field(default_factory=list)
+    per_notebook: dict[str, dict] = field(default_factory=dict)
+    jobs: int = 1
+    description: str = ""
+    source: Path | None = None
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Study:
+        """Read and validate a study file."""
+        path = Path(path)
+        if not path.is_file():
+            known = sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+            raise StudyError(f"study file {path} not found; shipped studies: {known}")
+        data = yaml.safe_load(path.read_text()) or {}
+        allowed = {
+            "name", "notebooks", "profile", "base", "grids", "grid", "per_notebook", "jobs", "description"
+        }
+        unknown = set(data) - allowed
+        if unknown:
+            raise StudyError(f"{path}: unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}")
+        grids = data.get("grids") or ([data["grid"]] if "grid" in data else [])
+        if not grids:
+            raise StudyError(f"{path}: give at least one grid under 'grids:'")
+        for i, grid in enumerate(grids):
+            if not isinstance(grid, dict) or not grid:
+                raise StudyError(f"{path}: grid {i} must be a mapping of parameter -> list of values")
+        notebooks = list(data.get("notebooks") or [])
+        if not notebooks:
+            raise StudyError(f"{path}: list the notebooks each run executes under 'notebooks:'")
+        for stem in notebooks:
+            if not (NOTEBOOK_DIR / f"{stem}.ipynb").is_file():
+                known = sorted(p.stem for p in NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+                raise StudyError(f"{path}: notebook {stem!r} not found; available: {known}")
+        return cls(
+            name=str(data.get("name") or path.stem),
+            notebooks=notebooks,
+            profile=str(data.get("profile", "default")),
+            base=dict(data.get("base") or {}),
+            grids=[dict(g) for g in grids],
+            per_notebook={str(k): dict(v or {}) for k, v in (data.get("per_notebook") or {}).items()},
+            jobs=int(data.get("jobs", 1)),
+            description=str(data.get("description", "")),
+            source=path,
+        )
+
+    def expand(self) -> list[RunSpec]:
+        """All runs of the grid union, deduplicated, in a stable order."""
+        runs: dict[str, RunSpec] = {}
+        varying = self._varying_keys()
+        for grid in self.grids:
+            keys = list(grid)
+            values = [v if isinstance(v, list) else [v] for v in grid.values()]
+            for combo in itertools.product(*values):
+                params = {**self.base, **dict(zip(keys, combo, strict=True))}
+                run_id = make_run_id(params, varying)
+                runs.setdefault(run_id, RunSpec(run_id, params))
+        return list(runs.values())
+
+    def _varying_keys(self) -> list[str]:
+        seen: dict[str, set] = {}
+        for grid in self.grids:
+            for key, vals in grid.items():
+                vals = vals if isinstance(vals, list) else [vals]
+                seen.setdefault(key, set()).update(json.dumps(v) for v in vals)
+        keys = [k for k, v in seen.items() if len(v) > 1 or len(self.grids) > 1]
+        return sorted(keys, key=lambda k: (NAME_KEYS.index(k) if k in NAME_KEYS else 99, k))
+
+
+def make_run_id(params: dict, keys: Sequence[str]) -> str:
+    """Readable, unique folder name: the varying values plus a short hash."""
+    parts = []
+    for key in keys:
+        if key in params:
+            value = params[key]
+            if key == "data_fraction":
+                value = f"f{float(value):g}"
+            elif key == "seed":
+                value = f"s{value}"
+            parts.append(str(value).replace("/", "-").replace(" ", ""))
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:6]
+    return "_".join(parts + [digest])
+
+
+def declared_parameters(stem: str) -> set[str]:
+    """Names declared in the ``parameters`` cell of ``notebooks/<stem>.ipynb``."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(NOTEBOOK_DIR / f"{stem}.ipynb")))
+
+
+def _substitute(value, run_dir: Path):
+    if isinstance(value, str):
+        return value.replace("{run}", str(run_dir))
+    return value
+
+
+def run_one(
+    study: Study, spec: RunSpec, out_dir: Path, threads: int | None = None, timeout: int | None = None
+) -> dict:
+    """Execute one run through the study's notebooks; return its status record."""
+    run_dir = out_dir / "runs" / spec.run_id
+    run_dir.mkdir(parents=True, exist_ok=True)
+    record = {"run_id": spec.run_id, **{f"param.{k}": v for k, v in spec.params.items()}}
+    start = time.perf_counter()
+    env = dict(os.environ)
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env["NO_ALBUMENTATIONS_UPDATE"] = "1"
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+        env["PAPSEG_NUM_THREADS"] = str(threads)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    status, error = "done", ""
+    for stem in study.notebooks:
+        declared = declared_parameters(stem)
+        merged = {**spec.params, **study.per_notebook.get(stem, {})}
+        params = {k: _substitute(v, run_dir) for k, v in merged.items() if k in declared}
+        cmd = [sys.executable, "-m", "papseg_utils", "run", stem, "--profile", study.profile]
+        cmd += ["--out", str(run_dir)]
+        for key, value in params.items():
+            cmd += ["-p", key, json.dumps(value) if not isinstance(value, str) else value]
+        log.info("run %s: %s", spec.run_id, stem)
+        proc = subprocess.run(
+            cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        )
+        (run_dir / f"{stem}.log").write_text(proc.stdout + proc.stderr)
+        if proc.returncode != 0:
+            status = "failed"
+            tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
+            error = f"{stem} failed (exit {proc.returncode}):\n" + "\n".join(tail)
+            break
+    record.update(status=status, error=error, wall_s=round(time.perf_counter() - start, 1))
+    (run_dir / "status.json").write_text(json.dumps(record, indent=2, default=str))
+    return record
+
+
+def run_study(
+    study: Study,
+    out_dir: Path,
+    jobs: int | None = None,
+    retry_failed: bool = False,
+    only: Sequence[str] | None = None,
+    timeout: int | None = None,
+) -> pd.DataFrame:
+    """Run every pending run of ``study`` (resumable) and aggregate the results.
+
+    Finished runs (``status.json`` says done) are skipped; failed runs are
+    skipped too unless ``retry_failed``. Returns the ``runs.csv`` table.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    specs = study.expand()
+    if only:
+        specs = [s for s in specs if any(o in s.run_id for o in only)]
+    jobs = max(1, jobs or study.jobs)
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    pending = []
+    for spec in specs:
+        status_file = out_dir / "runs" / spec.run_id / "status.json"
+        if status_file.is_file():
+            previous = json.loads(status_file.read_text())
+            if previous.get("status") == "done" or (previous.get("status") == "failed" and not retry_failed):
+                continue
+        pending.append(spec)
+    log.info("study %s: %d runs, %d pending, %d in parallel", study.name, len(specs), len(pending), jobs)
+    (out_dir / "study.yaml").write_text(
+        yaml.safe_dump(
+            {"name": study.name, "profile": study.profile, "notebooks": study.notebooks,
+             "base": study.base, "per_notebook": study.per_notebook, "grids": study.grids}, sort_keys=False
+        )
+    )
+    from tqdm.auto import tqdm
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        futures = {pool.submit(run_one, study, s, out_dir, threads, timeout): s for s in pending}
+        for fut in tqdm(as_completed(futures), total=len(futures), desc=study.name, disable=not pending):
+            rec = fut.result()
+            if rec["status"] != "done":
+                log.warning("run %s failed: %s", rec["run_id"], rec["error"].splitlines()[0])
+    return aggregate(out_dir, [s.run_id for s in specs])
+
+
+def aggregate(out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int = 2000) -> pd.DataFrame:
+    """Collect every run's status and metrics into ``runs.csv``, ``per_image.csv.gz``, ``results.csv``."""
+    from .metrics.stats import bootstrap_ci
+
+    run_dirs = sorted((out_dir / "runs").glob("*/status.json"))
+    records = [json.loads(p.read_text()) for p in run_dirs]
+    if run_ids is not None:
+        records = [r for r in records if r["run_id"] in set(run_ids)]
+    runs = pd.DataFrame(records)
+    runs.to_csv(out_dir / "runs.csv", index=False)
+    tables = []
+    for rec in records:
+        if rec.get("status") != "done":
+            continue
+        files = sorted((out_dir / "runs" / rec["run_id"]).glob("**/metrics.csv"))
+        if not files:
+            continue
+        table = pd.read_csv(files[0])
+        table.insert(0, "run_id", rec["run_id"])
+        tables.append(table)
+    if not tables:
+        log.warning("no finished run has a metrics.csv yet")
+        return runs
+    per_image = pd.concat(tables, ignore_index=True)
+    per_image.to_csv(out_dir / "per_image.csv.gz", index=False)
+    rows = []
+    for (run_id, cls, metric), grp in per_image.groupby(["run_id", "class", "metric"], sort=False):
+        values = grp["value"].to_numpy(dtype=float)
+        valid = values[~pd.isna(values)]
+        low, high = bootstrap_ci(valid, n_boot=n_boot, seed=0) if len(valid) > 1 else (float("nan"),) * 2
+        rows.append(
+            {
+                "run_id": run_id,
+                "class": cls,
+                "metric": metric,
+                "aggregation": "image-mean",
+                "value": float(valid.mean()) if len(valid) else float("nan"),
+                "ci_low": low,
+                "ci_high": high,
+                "n_images": int(len(valid)),
+                "n_excluded_both_empty": int(len(values) - len(valid)),
+                "unit": grp["unit"].iloc[0] if "unit" in grp else "",
+            }
+        )
+    results = pd.DataFrame(rows)
+    params = runs.set_index("run_id")[[c for c in runs.columns if c.startswith("param.")]]
+    params.columns = [c.removeprefix("param.") for c in params.columns]
+    results = results.join(params, on="run_id")
+    results.to_csv(out_dir / "results.csv", index=False)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: ``python -m papseg_utils study STUDY.yaml [-j N] [--out DIR] [--retry-failed]``."""
+    parser = argparse.ArgumentParser(prog="python -m papseg_utils study", description=__doc__.split("\n")[0])
+    parser.add_argument("study", help="study YAML file, or the name of a shipped study in studies/")
+    parser.add_argument("--out", type=Path, help="output folder (default: build/studies/<name>)")
+    parser.add_argument("-j", "--jobs", type=int, help="runs in parallel (default: the study's 'jobs')")
+    parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
+    parser.add_argument("--only", nargs="*", help="run only runs whose id contains one of these")
+    parser.add_argument("--list", action="store_true", help="print the expanded runs and exit")
+    parser.add_argument("--aggregate-only", action="store_true", help="rebuild the tables, run nothing")
+    parser.add_argument("--timeout", type=int, help="seconds per notebook before a run is failed")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
+    path = Path(args.study)
+    if not path.suffix and not path.exists():
+        path = STUDY_DIR / f"{args.study}.yaml"
+    try:
+        study = Study.from_yaml(path)
+    except StudyError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = args.out or REPO_ROOT / "build" / "studies" / study.name
+    if args.list:
+        for spec in study.expand():
+            print(spec.run_id, json.dumps(spec.params, sort_keys=True))
+        return 0
+    if args.aggregate_only:
+        runs = aggregate(out, [s.run_id for s in study.expand()])
+    else:
+        runs = run_study(study, out, jobs=args.jobs, retry_failed=args.retry_failed,
+                         only=args.only, timeout=args.timeout)
+    failed = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]
+    done = len(runs) - len(failed)
+    print(f"study {study.name}: {done} done, {len(failed)} failed; tables in {out}")
+    for _, row in failed.iterrows():
+        print(f"  FAILED {row['run_id']}: {str(row['error']).splitlines()[0] if row['error'] else ''}")
+    return 1 if len(failed) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""Checkpoint folders: weights, a JSON description, and the trainer state.
+
+A checkpoint is a folder::
+
+    model.safetensors   the model's weights (safetensors: no code on load)
+    config.json         what is needed to rebuild and use the model: architecture,
+                        encoder, num_classes, label scheme, normalisation mean/std,
+                        image_size, model kwargs, pre-training source and hash,
+                        epoch, validation metrics, training config, versions
+    trainer_state.pt    optimiser, scheduler, GradScaler, RNG states, epoch, step,
+                        history and early-stopping state: only tensors and plain
+                        Python values, loaded with ``torch.load(weights_only=True)``
+                        so loading never unpickles arbitrary objects
+
+:func:`load_model` rebuilds the network with
+``papseg_utils.models.build_model(..., pretrained="none")`` and loads the weights
+strictly; :func:`papseg_utils.train.fit` with ``resume_from=`` continues a run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import math
+import os
+import platform
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_model as _st_load_model
+from safetensors.torch import save_model as _st_save_model
+from torch import nn
+
+from papseg_utils.labels import LabelScheme
+
+log = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+STATE_FILE = "trainer_state.pt"
+FORMAT_VERSION = 1
+
+
+# --------------------------------------------------------------------------- RNG
+
+
+def get_rng_state() -> dict:
+    """Python, NumPy, torch (CPU and CUDA) RNG states as tensors and plain values."""
+    np_state = np.random.get_state()  # noqa: NPY002 - third-party code uses the global RNG
+    py_state = random.getstate()
+    state = {
+        "python": [py_state[0], list(py_state[1]), py_state[2]],
+        "numpy": {
+            "name": np_state[0],
+            "keys": torch.from_numpy(np_state[1].astype(np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Inverse of :func:`get_rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    n = state["numpy"]
+    np.random.set_state(  # noqa: NPY002
+        (
+            n["name"],
+            n["keys"].numpy().astype(np.uint32),
+            n["pos"],
+            n["has_gauss"],
+            n["cached_gaussian"],
+        )
+    )
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = state["cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+        else:
+            log.warning(
+                "checkpoint has %d CUDA RNG states, this machine %d GPUs: not restored",
+                len(cuda),
+                torch.cuda.device_count(),
+            )
+
+
+# --------------------------------------------------------------------------- metadata
+
+
+def versions() -> dict:
+    """Python and key package versions (for config.json)."""
+    try:
+        from papseg_utils.provenance import package_versions
+
+        out = dict(package_versions())
+    except Exception:  # provenance is a convenience; never fail a save over it
+        out = {"python": platform.python_version(), "torch": torch.__version__}
+    from papseg_utils import __version__
+
+    out["papseg_utils"] = __version__
+    return out
+
+
+def model_description(model: nn.Module) -> dict:
+    """Architecture facts for config.json, from ``model.papseg_spec`` when present.
+
+    Keys: ``architecture``, ``family``, ``encoder``, ``pretrained``,
+    ``weights_source``, ``weights_sha256``, ``mean``, ``std``, ``params``,
+    ``model_kwargs``. Models without a spec (e.g. a user's own module) get
+    ``architecture`` = class name and can only be reloaded with
+    ``load_model(path, model=...)``.
+    """
+    spec = getattr(model, "papseg_spec", None)
+    if spec is not None and dataclasses.is_dataclass(spec):
+        d = dataclasses.asdict(spec)
+    elif isinstance(spec, dict):
+        d = dict(spec)
+    else:
+        d = {}
+    kwargs = (
+        d.pop("kwargs", None)
+        or d.pop("model_kwargs", None)
+        or getattr(model, "papseg_kwargs", None)
+        or {}
+    )
+    out = {
+        "architecture": d.pop("name", None) or d.pop("architecture", None) or type(model).__name__,
+        "family": d.pop("family", None),
+        "encoder": d.pop("encoder", None),
+        "pretrained": d.pop("pretrained", None),
+        "weights_source": d.pop("weights_source", None),
+        "weights_sha256": d.pop("weights_sha256", None),
+        "mean": _jsonable(d.pop("mean", None)),
+        "std": _jsonable(d.pop("std", None)),
+        "params": d.pop("params", None) or sum(p.numel() for p in model.parameters()),
+        "model_kwargs": _jsonable(kwargs),
+    }
+    extra = {k: _jsonable(v) for k, v in d.items()}
+    if extra:
+        out["spec_extra"] = extra
+    return out
+
+
+def _jsonable(v):
+    if isinstance(v, (tuple, list)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)
+
+
+def sha256_file(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --------------------------------------------------------------------------- save / load
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    *,
+    num_classes: int,
+    scheme: LabelScheme | None = None,
+    epoch: int = 0,
+    metrics: dict | None = None,
+    train_config: dict | None = None,
+    trainer_state: dict | None = None,
+    extra: dict | None = None,
+) -> Path:
+    """Write a checkpoint folder (atomically: a temporary folder renamed into place).
+
+    Parameters
+    ----------
+    path : folder to create or replace.
+    model : the (unwrapped, uncompiled) model.
+    num_classes, scheme, epoch, metrics : recorded in config.json.
+    train_config : :meth:`TrainConfig.to_dict`; its ``image_size`` is copied to the top level.
+    trainer_state : optimiser/scheduler/scaler/RNG/history dict (tensors and plain values).
+    extra : further JSON-safe keys for config.json (e.g. ``mean``/``std`` overrides).
+    """
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        _rmtree(tmp)
+    tmp.mkdir(parents=True)
+    _st_save_model(model, str(tmp / WEIGHTS_FILE))
+    desc = model_description(model)
+    config = {
+        "format_version": FORMAT_VERSION,
+        **desc,
+        "num_classes": int(num_classes),
+        "scheme": scheme.to_dict() if scheme is not None else None,
+        "image_size": (train_config or {}).get("image_size"),
+        "epoch": int(epoch),
+        "metrics": _jsonable(metrics or {}),
+        "train_config": _jsonable(train_config or {}),
+        "checkpoint_sha256": sha256_file(tmp / WEIGHTS_FILE),
+        "versions": versions(),
+    }
+    for k, v in (extra or {}).items():
+        if v is not None or k not in config:
+            config[k] = _jsonable(v)
+    (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2, allow_nan=False))
+    if trainer_state is not None:
+        torch.save(trainer_state, tmp / STATE_FILE)
+    if path.exists():
+        old = path.with_name(path.name + ".old")
+        if old.exists():
+            _rmtree(old)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        _rmtree(old)
+    else:
+        os.replace(tmp, path)
+    return path
+
+
+def _rmtree(p: Path) -> None:
+    import shutil
+
+    shutil.rmtree(p, ignore_errors=True)
+
+
+def resolve_checkpoint(path: str | Path) -> Path:
+    """The checkpoint folder for ``path``: itself, or ``path/best`` / ``path/last`` of a run folder."""
+    p = Path(path)
+    if (p / CONFIG_FILE).is_file() and (p / WEIGHTS_FILE).is_file():
+        return p
+    for sub in ("best", "last"):
+        if (p / sub / CONFIG_FILE).is_file():
+            return p / sub
+    raise FileNotFoundError(
+        f"no checkpoint at {p}: expected a folder with {WEIGHTS_FILE} and {CONFIG_FILE} "
+        "(or a training output_dir with best/ or last/); train one with papseg_utils.train.fit"
+    )
+
+
+def load_config(path: str | Path) -> dict:
+    """Read ``config.json`` of a checkpoint folder."""
+    p = resolve_checkpoint(path)
+    try:
+        return json.loads((p / CONFIG_FILE).read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"{p / CONFIG_FILE} is not valid JSON ({err}); the checkpoint is damaged"
+        ) from err
+
+
+def load_trainer_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read ``trainer_state.pt`` with ``weights_only=True`` (no arbitrary unpickling)."""
+    p = resolve_checkpoint(path) / STATE_FILE
+    if not p.is_file():
+        raise FileNotFoundError(
+            f"{p} not found: this checkpoint has weights only and cannot be resumed"
+        )
+    return torch.load(p, map_location=map_location, weights_only=True)
+
+
+def load_weights(
+    model: nn.Module, path: str | Path, device: str | torch.device = "cpu"
+) -> nn.Module:
+    """Load ``model.safetensors`` of a checkpoint into ``model`` (strict)."""
+    p = resolve_checkpoint(path) / WEIGHTS_FILE
+    try:
+        missing, unexpected = _st_load_model(model, str(p), strict=True, device=str(device))
+    except RuntimeError as err:
+        raise ValueError(
+            f"{p} does not fit {type(model).__name__}: {str(err)[:500]}; rebuild the model with the "
+            f"architecture, encoder and num_classes of {p.parent / CONFIG_FILE}"
+        ) from err
+    return model
+
+
+def load_model(
+    path: str | Path, device: str | torch.device = "cpu", model: nn.Module | None = None
+) -> tuple[nn.Module, dict]:
+    """Rebuild a trained model from a checkpoint folder.
+
+    Parameters
+    ----------
+    path : checkpoint folder (or a run folder holding ``best/``).
+    device : where to put the model (``"auto"`` allowed).
+    model : optional module to load into instead of rebuilding it with
+        ``papseg_utils.models.build_model(architecture, num_classes,
+        pretrained="none", encoder=..., **model_kwargs)``.
+
+    Returns
+    -------
+    (model, config) : the model in eval mode on ``device``, and config.json as a dict.
+    """
+    from papseg_utils.device import resolve_device
+
+    dev = resolve_device(device)
+    config = load_config(path)
+    if model is None:
+        try:
+            from papseg_utils.models import build_model
+        except ImportError as err:  # pragma: no cover - during development only
+            raise ImportError(
+                "papseg_utils.models.build_model is needed to rebuild the model"
+            ) from err
+        model = build_model(
+            config["architecture"],
+            num_classes=int(config["num_classes"]),
+            pretrained="none",
+            encoder=config.get("encoder"),
+            **(config.get("model_kwargs") or {}),
+        )
+    load_weights(model, path, device="cpu")
+    return model.to(dev).eval(), config
