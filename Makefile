@@ -1,21 +1,35 @@
 # papseg: the two commands (see README.md)
 #   make book   set up, execute every notebook with papermill (profile: default), render the book
-#   make test   set up, run ruff and the whole test suite
+#   make test   set up (venv, chromium), run ruff and the whole test suite
+# Other targets: make help
 SHELL := /bin/bash
 .ONESHELL:
 .SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
 
 PROFILE ?= default
 JOBS ?= 2
-VENV = $(shell scripts/env.sh)
+PYTEST_ARGS ?= -n 2
+# The venv path is computed once, and only by targets that need it (after `env` succeeded).
+VENV = $(eval VENV := $$(shell scripts/env.sh))$(VENV)
 PY = $(VENV)/bin/python
+LINT_PATHS = $(wildcard papseg_utils tests notebooks benchmarks)
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export HF_HUB_OFFLINE ?= 1
 export NO_ALBUMENTATIONS_UPDATE := 1
 export MPLBACKEND := Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: env book notebooks html test lint format browser clean
+.PHONY: help env browser mathjax notebooks html book test lint format lock lock-env clean
+
+help:
+	@echo "make book       execute every notebook (PROFILE=$(PROFILE), JOBS=$(JOBS)) and render _build/html"
+	@echo "make test       ruff + the whole pytest suite (sets up the venv and chromium if needed)"
+	@echo "make notebooks  only execute the notebooks into build/executed/"
+	@echo "make html       only render the book from build/executed/"
+	@echo "make lint       ruff check + format --check;  make format: apply them"
+	@echo "make lock       regenerate requirements/lock.txt and environment.yml (network: PyPI)"
+	@echo "make clean      remove build/ and _build/"
 
 env:
 	@scripts/env.sh >/dev/null
@@ -23,24 +37,35 @@ env:
 browser:
 	@scripts/ensure_chromium.sh
 
+mathjax:
+	@scripts/ensure_mathjax.sh >/dev/null
+
 notebooks: env
 	$(PY) -m papseg_utils run --profile $(PROFILE) -j $(JOBS)
 
-html: env
+html: env mathjax
 	$(PY) -m papseg_utils book
 
-book: notebooks html
+book: env mathjax
+	$(PY) -m papseg_utils run --profile $(PROFILE) -j $(JOBS)
+	$(PY) -m papseg_utils book
 
 lint: env
-	$(PY) -m ruff check papseg_utils tests notebooks scripts benchmarks
-	$(PY) -m ruff format --check papseg_utils tests notebooks scripts benchmarks
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m ruff format --check $(LINT_PATHS)
 
 format: env
-	$(PY) -m ruff format papseg_utils tests notebooks scripts benchmarks
-	$(PY) -m ruff check --fix papseg_utils tests notebooks scripts benchmarks
+	$(PY) -m ruff format $(LINT_PATHS)
+	$(PY) -m ruff check --fix $(LINT_PATHS)
 
-test: env browser lint
-	$(PY) -m pytest -n 2
+test: env browser mathjax lint
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lock:
+	scripts/lock.sh
+
+lock-env:
+	scripts/lock.sh --env-only
 
 clean:
 	rm -rf _build build

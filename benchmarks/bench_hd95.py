@@ -67,7 +67,9 @@ def main() -> None:
         t_new, v_new = median_time(hd95, pairs)
         equal = bool(np.allclose(v_ref, v_new, rtol=1e-9, atol=0))
         ratios.append(t_ref / t_new)
-        print(f"{radius:>9} {t_ref * 1e3:>9.2f} {t_new * 1e3:>10.3f} {t_ref / t_new:>8.1f}x {str(equal):>6}")
+        print(
+            f"{radius:>9} {t_ref * 1e3:>9.2f} {t_new * 1e3:>10.3f} {t_ref / t_new:>8.1f}x {str(equal):>6}"
+        )
         if not equal:
             raise SystemExit(f"values differ from medpy at radius {radius}")
     print(f"median speed-up over radii: {np.median(ratios):.1f}x")

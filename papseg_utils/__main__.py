@@ -39,7 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in COMMANDS:
-        print(f"unknown command {name!r}; valid commands: {', '.join(COMMANDS)}\n\n{_usage()}", file=sys.stderr)
+        print(
+            f"unknown command {name!r}; valid commands: {', '.join(COMMANDS)}\n\n{_usage()}",
+            file=sys.stderr,
+        )
         return 2
     module_name = COMMANDS[name][0]
     try:

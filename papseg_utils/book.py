@@ -43,10 +43,19 @@ log = logging.getLogger(__name__)
 
 STATUS_STEM = "status"
 _STAGE_IGNORE = shutil.ignore_patterns(
-    "*.safetensors", "*.pt", "*.pth", "*.ckpt", "*.log", "*.npy", "*.npz", ".ipynb_checkpoints", "__pycache__"
+    "*.safetensors",
+    "*.pt",
+    "*.pth",
+    "*.ckpt",
+    "*.log",
+    "*.npy",
+    "*.npz",
+    ".ipynb_checkpoints",
+    "__pycache__",
 )
 _REMOTE = re.compile(
-    r"""(?:<script[^>]*\ssrc=|<link[^>]*\shref=|<img[^>]*\ssrc=|url\()\s*["']?(https?:)?//""", re.IGNORECASE
+    r"""(?:<script[^>]*\ssrc=|<link[^>]*\shref=|<img[^>]*\ssrc=|url\()\s*["']?(https?:)?//""",
+    re.IGNORECASE,
 )
 _SHORT_VERSIONS = (("torch", "torch"), ("segmentation-models-pytorch", "smp"), ("timm", "timm"))
 
@@ -66,7 +75,9 @@ def _device_text(device: dict[str, Any]) -> str:
     threads = device.get("torch_threads")
     cores = device.get("cpu_count")
     extra = ", ".join(
-        x for x in (f"{cores} cores" if cores else "", f"{threads} torch threads" if threads else "") if x
+        x
+        for x in (f"{cores} cores" if cores else "", f"{threads} torch threads" if threads else "")
+        if x
     )
     return f"CPU: {cpu}" + (f" ({extra})" if extra else "")
 
@@ -99,7 +110,9 @@ def status_table(executed: Path) -> str:
     ]
     for rec in records:
         versions = rec.get("versions") or {}
-        vtext = ", ".join(f"{short} {versions[name]}" for name, short in _SHORT_VERSIONS if versions.get(name))
+        vtext = ", ".join(
+            f"{short} {versions[name]}" for name, short in _SHORT_VERSIONS if versions.get(name)
+        )
         git = rec.get("git") or {}
         commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
         wall = rec.get("wall_s")
@@ -131,7 +144,9 @@ def ensure_mathjax(root: Path) -> Path:
     """Folder with a local MathJax 3 (``tex-chtml.js``); fetched once by ``scripts/ensure_mathjax.sh``."""
     script = root / "scripts" / "ensure_mathjax.sh"
     try:
-        out = subprocess.run(["bash", str(script)], capture_output=True, text=True, check=True, timeout=300)
+        out = subprocess.run(
+            ["bash", str(script)], capture_output=True, text=True, check=True, timeout=300
+        )
     except subprocess.CalledProcessError as err:
         raise BookError(f"{script} failed: {err.stderr.strip()}") from err
     path = Path(out.stdout.strip().splitlines()[-1])
@@ -183,7 +198,11 @@ def _doc_exists(stage: Path, entry: str) -> bool:
 
 
 def stage_book(
-    root: Path, executed: Path, stage: Path, toc_path: Path | None = None, allow_missing: bool = False
+    root: Path,
+    executed: Path,
+    stage: Path,
+    toc_path: Path | None = None,
+    allow_missing: bool = False,
 ) -> list[str]:
     """Assemble the book sources in ``stage``; return the toc entries left out.
 
@@ -204,7 +223,9 @@ def stage_book(
         shutil.copytree(root / "book", stage / "book", ignore=_STAGE_IGNORE)
     shutil.copytree(executed, stage / "build" / "executed", ignore=_STAGE_IGNORE)
     mathjax = ensure_mathjax(root)
-    shutil.copytree(mathjax, stage / "_mathjax" / "mathjax", ignore=shutil.ignore_patterns(".complete"))
+    shutil.copytree(
+        mathjax, stage / "_mathjax" / "mathjax", ignore=shutil.ignore_patterns(".complete")
+    )
 
     toc_path = toc_path or root / "_toc.yml"
     try:
@@ -233,7 +254,11 @@ def jupyter_book_command() -> list[str]:
     exe = Path(sys.executable).parent / "jupyter-book"
     if exe.is_file():
         return [str(exe)]
-    return [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())"]
+    return [
+        sys.executable,
+        "-c",
+        "import sys; from jupyter_book.cli.main import main; sys.exit(main())",
+    ]
 
 
 def remote_assets(html_dir: Path) -> list[tuple[str, str]]:
@@ -280,7 +305,16 @@ def build(
     write_status_page(executed)
     stage = out / ".book_src"
     stage_book(root, executed, stage, toc, allow_missing)
-    cmd = [*jupyter_book_command(), "build", str(stage), "--path-output", str(stage), "-W", "-n", "--keep-going"]
+    cmd = [
+        *jupyter_book_command(),
+        "build",
+        str(stage),
+        "--path-output",
+        str(stage),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     if quiet:
         cmd.append("-q")
     log.info("running: %s", " ".join(cmd))
@@ -288,8 +322,12 @@ def build(
     proc = subprocess.run(cmd, cwd=stage, env=env, capture_output=True, text=True)
     built = stage / "_build" / "html"
     if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-60:])
-        raise BookError(f"jupyter-book build failed (exit {proc.returncode}); warnings are errors here:\n{tail}")
+        text = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", proc.stdout + proc.stderr)
+        warnings = [ln for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln]
+        tail = "\n".join(warnings[-40:] or text.strip().splitlines()[-60:])
+        raise BookError(
+            f"jupyter-book build failed (exit {proc.returncode}); warnings are errors here:\n{tail}"
+        )
     html = out / "html"
     if html.exists():
         shutil.rmtree(html)
@@ -297,7 +335,9 @@ def build(
     remote = remote_assets(html)
     if remote:
         listing = "\n".join(f"  {f}: {s}" for f, s in remote[:20])
-        raise BookError(f"{len(remote)} remote asset(s) in the built HTML (the book must work offline):\n{listing}")
+        raise BookError(
+            f"{len(remote)} remote asset(s) in the built HTML (the book must work offline):\n{listing}"
+        )
     return html
 
 
@@ -307,12 +347,24 @@ def build_parser() -> argparse.ArgumentParser:
         description="Render the Jupyter Book from papermill-executed notebooks (strict: warnings fail).",
     )
     parser.add_argument(
-        "--executed", type=Path, default=None, help="folder of executed notebooks (default: build/executed)"
+        "--executed",
+        type=Path,
+        default=None,
+        help="folder of executed notebooks (default: build/executed)",
     )
-    parser.add_argument("--out", type=Path, default=None, help="output folder; HTML goes to OUT/html (default: _build)")
-    parser.add_argument("--toc", type=Path, default=None, help="table of contents to use instead of _toc.yml")
     parser.add_argument(
-        "--allow-missing", action="store_true", help="drop toc pages that have no file instead of failing"
+        "--out",
+        type=Path,
+        default=None,
+        help="output folder; HTML goes to OUT/html (default: _build)",
+    )
+    parser.add_argument(
+        "--toc", type=Path, default=None, help="table of contents to use instead of _toc.yml"
+    )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="drop toc pages that have no file instead of failing",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="less output from Sphinx")
     return parser

@@ -88,7 +88,9 @@ def _logits_of(output) -> torch.Tensor:
         return output.logits
     if isinstance(output, dict) and "logits" in output:
         return output["logits"]
-    raise TypeError(f"model returned {type(output).__name__}; expected a logits tensor (N, C, H, W)")
+    raise TypeError(
+        f"model returned {type(output).__name__}; expected a logits tensor (N, C, H, W)"
+    )
 
 
 @torch.no_grad()
@@ -150,7 +152,9 @@ def _starts(length: int, tile: int, step: int) -> list[int]:
     return starts
 
 
-def _profile(tile: int, ramp: int, trim: int, at_start: bool, at_end: bool, blend: str) -> np.ndarray:
+def _profile(
+    tile: int, ramp: int, trim: int, at_start: bool, at_end: bool, blend: str
+) -> np.ndarray:
     """1-D window: 1 in the middle, falling towards inner sides, 0 on ``trim`` edge pixels."""
     i = np.arange(tile, dtype=np.float64)
     dist = np.minimum(i, tile - 1 - i)  # distance to the nearest side
@@ -306,4 +310,42 @@ def uncertainty_maps(
     """
     stack = tta_probabilities(model, image, mean, std, tta=tta, device=device)
     probs = stack.mean(0)
-    return {"probs": probs, "entropy": entropy(probs), "variance": stack.var(0).mean(0).astype(np.float32)}
+    return {
+        "probs": probs,
+        "entropy": entropy(probs),
+        "variance": stack.var(0).mean(0).astype(np.float32),
+    }
+
+
+def predict_with_config(
+    model: nn.Module,
+    image: np.ndarray,
+    config: dict,
+    tile_size: int | None = None,
+    overlap: float = 0.25,
+    tta: bool | str | Sequence[str] = False,
+    batch_size: int = 4,
+    device: str | torch.device = "auto",
+) -> np.ndarray:
+    """Probabilities of one image at its original size, using a checkpoint config.
+
+    Normalisation (``mean``/``std``) and the input size come from ``config``
+    (``config.json`` of a checkpoint, see :func:`papseg_utils.train.checkpoint.load_model`).
+    Without ``tile_size`` and with a ``config["image_size"]`` the image is
+    letterboxed to that size (as in training) and the probabilities are mapped
+    back; with ``tile_size`` it is predicted at native resolution in tiles.
+
+    Returns (C, H, W) float32 for an (H, W, 3) uint8 ``image``; take
+    ``argmax(0)`` for labels.
+    """
+    from papseg_utils.data.resize import letterbox, unletterbox
+
+    mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
+    std = tuple(config.get("std") or (0.5, 0.5, 0.5))
+    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
+    kw = dict(mean=mean, std=std, tta=tta, batch_size=batch_size, device=device, multiple=multiple)
+    size = config.get("image_size")
+    if not tile_size and size:
+        boxed, _, geom = letterbox(image, None, int(size))
+        return unletterbox(predict_proba(model, boxed, **kw), geom).astype(np.float32)
+    return predict_proba(model, image, tile_size=tile_size or None, overlap=overlap, **kw)

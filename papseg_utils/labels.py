@@ -17,6 +17,8 @@ Schemes
     The standard Herlev benchmark: background, cytoplasm, nucleus.
 ``herlev5``
     Healthy or unhealthy x cytoplasm or nucleus, plus background.
+``cells``
+    Binary cell vs background, as in the APACS23 masks.
 
 Colours follow the Okabe-Ito palette, which stays distinguishable for the
 common forms of colour blindness.
@@ -61,13 +63,17 @@ class LabelScheme:
 
     def __post_init__(self) -> None:
         if len(self.classes) != len(self.colours):
-            raise ValueError(f"scheme {self.name!r}: {len(self.classes)} classes but {len(self.colours)} colours")
+            raise ValueError(
+                f"scheme {self.name!r}: {len(self.classes)} classes but {len(self.colours)} colours"
+            )
         if len(set(self.classes)) != len(self.classes):
             raise ValueError(f"scheme {self.name!r}: duplicate class names {self.classes}")
         if self.display_names and len(self.display_names) != len(self.classes):
             raise ValueError(f"scheme {self.name!r}: display_names must match classes")
         if not 0 <= self.ignore_index <= 255 or self.ignore_index < len(self.classes):
-            raise ValueError(f"scheme {self.name!r}: ignore_index {self.ignore_index} clashes with class ids")
+            raise ValueError(
+                f"scheme {self.name!r}: ignore_index {self.ignore_index} clashes with class ids"
+            )
 
     @property
     def num_classes(self) -> int:
@@ -143,7 +149,9 @@ class LabelScheme:
                 ignore_index=int(data.get("ignore_index", IGNORE_INDEX)),
             )
         except KeyError as err:
-            raise ValueError(f"label scheme is missing the key {err}; expected name, classes, colours") from err
+            raise ValueError(
+                f"label scheme is missing the key {err}; expected name, classes, colours"
+            ) from err
 
 
 # Okabe-Ito colours
@@ -176,12 +184,25 @@ HERLEV3 = LabelScheme(
 )
 HERLEV5 = LabelScheme(
     "herlev5",
-    ("background", "healthy_cytoplasm", "healthy_nucleus", "unhealthy_cytoplasm", "unhealthy_nucleus"),
+    (
+        "background",
+        "healthy_cytoplasm",
+        "healthy_nucleus",
+        "unhealthy_cytoplasm",
+        "unhealthy_nucleus",
+    ),
     (_BLACK, _SKY, _GREEN, _ORANGE, _VERMILION),
     "Healthy or unhealthy x cytoplasm or nucleus",
 )
 
-SCHEMES: dict[str, LabelScheme] = {s.name: s for s in (PAPER, PAPER_CELLS, HERLEV3, HERLEV5)}
+CELLS = LabelScheme(
+    "cells",
+    ("background", "cell"),
+    (_BLACK, _SKY),
+    "Binary cell vs background (APACS23 masks)",
+)
+
+SCHEMES: dict[str, LabelScheme] = {s.name: s for s in (PAPER, PAPER_CELLS, HERLEV3, HERLEV5, CELLS)}
 
 
 def get_scheme(name: str | LabelScheme) -> LabelScheme:

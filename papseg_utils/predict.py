@@ -46,13 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m papseg_utils predict",
         description="Segment images with a trained checkpoint; write palette masks and overlays.",
     )
-    p.add_argument("checkpoint", help="checkpoint folder (model.safetensors + config.json) or a run folder with best/")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint folder (model.safetensors + config.json) or a run folder with best/",
+    )
     p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
-    p.add_argument("--out", required=True, help="output folder (created; must not be an input folder)")
+    p.add_argument(
+        "--out", required=True, help="output folder (created; must not be an input folder)"
+    )
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
     p.add_argument("--tta", action="store_true", help="average predictions over 4 flips")
-    p.add_argument("--tile-size", type=int, default=None, help="predict in tiles of N px at native resolution")
-    p.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)")
+    p.add_argument(
+        "--tile-size", type=int, default=None, help="predict in tiles of N px at native resolution"
+    )
+    p.add_argument(
+        "--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)"
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps (default auto)")
     p.add_argument("--batch-size", type=int, default=4, help="tiles per forward pass (default 4)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -61,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def collect_inputs(inputs: list[str], recursive: bool = False) -> tuple[list[tuple[Path, Path]], list[str]]:
+def collect_inputs(
+    inputs: list[str], recursive: bool = False
+) -> tuple[list[tuple[Path, Path]], list[str]]:
     """Expand files and folders into (path, relative output name) pairs.
 
     Returns the pairs (sorted within each folder) and a list of problems
@@ -76,11 +87,15 @@ def collect_inputs(inputs: list[str], recursive: bool = False) -> tuple[list[tup
             found = sorted(f for f in it if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
             if not found:
                 hint = "" if recursive else " (use --recursive to search sub-folders)"
-                problems.append(f"{p}: folder holds no images with suffix {'/'.join(IMAGE_SUFFIXES)}{hint}")
+                problems.append(
+                    f"{p}: folder holds no images with suffix {'/'.join(IMAGE_SUFFIXES)}{hint}"
+                )
             pairs += [(f, f.relative_to(p)) for f in found]
         elif p.is_file():
             if p.suffix.lower() not in IMAGE_SUFFIXES:
-                problems.append(f"{p}: not an image file (suffix {p.suffix!r}; expected {', '.join(IMAGE_SUFFIXES)})")
+                problems.append(
+                    f"{p}: not an image file (suffix {p.suffix!r}; expected {', '.join(IMAGE_SUFFIXES)})"
+                )
             else:
                 pairs.append((p, Path(p.name)))
         else:
@@ -108,19 +123,18 @@ def _inside(child: Path, parent: Path) -> bool:
 
 def predict_image(model, image: np.ndarray, config: dict, args: argparse.Namespace) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W) uint8 class ids at the original size."""
-    from papseg_utils.data.resize import letterbox, unletterbox
-    from papseg_utils.inference import predict_proba
+    from papseg_utils.inference import predict_with_config
 
-    mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
-    std = tuple(config.get("std") or (0.5, 0.5, 0.5))
-    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
-    kw = dict(mean=mean, std=std, tta=args.tta, batch_size=args.batch_size, device=args.device, multiple=multiple)
-    size = config.get("image_size")
-    if args.tile_size is None and size:
-        boxed, _, geom = letterbox(image, None, int(size))
-        probs = unletterbox(predict_proba(model, boxed, **kw), geom)
-    else:
-        probs = predict_proba(model, image, tile_size=args.tile_size, overlap=args.overlap, **kw)
+    probs = predict_with_config(
+        model,
+        image,
+        config,
+        tile_size=args.tile_size,
+        overlap=args.overlap,
+        tta=args.tta,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
     return probs.argmax(0).astype(np.uint8)
 
 
@@ -139,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     for msg in problems:
         print(f"warning: {msg}", file=sys.stderr)
     if not pairs:
-        print("error: no input images found; pass image files or folders of images", file=sys.stderr)
+        print(
+            "error: no input images found; pass image files or folders of images", file=sys.stderr
+        )
         return 2
     out = Path(args.out).resolve()
     for raw in args.inputs:
@@ -158,12 +174,17 @@ def main(argv: list[str] | None = None) -> int:
         targets = [out / "masks" / name] + ([] if args.no_overlay else [out / "overlays" / name])
         jobs.append((src, rel, targets))
     if len({str(r.with_suffix("")) for _, r, _ in jobs}) != len(jobs):
-        print("error: two inputs map to the same output name (same stem); rename one", file=sys.stderr)
+        print(
+            "error: two inputs map to the same output name (same stem); rename one", file=sys.stderr
+        )
         return 2
     existing = [t for _, _, ts in jobs for t in ts if t.exists()]
     if existing and not args.overwrite:
         shown = ", ".join(str(t) for t in existing[:3])
-        print(f"error: {len(existing)} output files exist (e.g. {shown}); pass --overwrite to replace them", file=sys.stderr)
+        print(
+            f"error: {len(existing)} output files exist (e.g. {shown}); pass --overwrite to replace them",
+            file=sys.stderr,
+        )
         return 1
     model, config = load_model(ckpt, device=args.device)
     scheme = _scheme_from_config(config)
@@ -171,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
     written, skipped = [], []
     bar = tqdm(jobs, desc="predict", unit="image", disable=len(jobs) < _PROGRESS_MIN)
-    for src, rel, targets in bar:
+    for src, _rel, targets in bar:
         try:
             image = read_image(src)
         except (OSError, ValueError) as err:
@@ -195,7 +216,9 @@ def main(argv: list[str] | None = None) -> int:
         "checkpoint_sha256": config.get("checkpoint_sha256"),
         "architecture": config.get("architecture"),
         "scheme": scheme.name,
-        "options": {k: v for k, v in vars(args).items() if k not in ("inputs", "checkpoint", "out")},
+        "options": {
+            k: v for k, v in vars(args).items() if k not in ("inputs", "checkpoint", "out")
+        },
         "written": written,
         "skipped": skipped,
     }

@@ -201,7 +201,9 @@ def collect(
 def write(record: dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write ``record`` as indented JSON to ``path``; return the path."""
     path = Path(path)
-    path.write_text(json.dumps(record, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(record, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8"
+    )
     return path
 
 
@@ -214,4 +216,6 @@ def read(path: str | os.PathLike[str]) -> dict[str, Any]:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a valid provenance JSON file ({err}); rerun the notebook") from err
+        raise ValueError(
+            f"{path}: not a valid provenance JSON file ({err}); rerun the notebook"
+        ) from err

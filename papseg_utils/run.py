@@ -55,6 +55,7 @@ DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600.0, "default": 1800.0, "full"
 """Per-notebook wall-clock limit (seconds) of each profile, unless ``--timeout`` is given."""
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 PROFILE_KEYS = frozenset(PROFILES) | {"depends_on"}
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -84,17 +85,21 @@ class NotebookJob:
         Values papermill injects (profile values, then ``-p`` overrides).
     depends_on : list[str]
         Stems that must succeed first (from the profile file).
+    error : str or None
+        Why the job cannot run (bad input, with ``keep_going``); it is reported
+        as ``invalid`` and not executed.
     """
 
     stem: str
     source: Path
     parameters: dict[str, Any] = field(default_factory=dict)
     depends_on: list[str] = field(default_factory=list)
+    error: str | None = None
 
 
 @dataclass
 class NotebookResult:
-    """Outcome of one notebook: ``status`` is ok, failed, timeout or skipped."""
+    """Outcome of one notebook: ``status`` is ok, failed, timeout, skipped or invalid."""
 
     stem: str
     status: str
@@ -134,16 +139,22 @@ def load_profile_file(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as err:
         raise RunnerError(f"{path}: invalid YAML ({err})") from err
     if not isinstance(data, dict):
-        raise RunnerError(f"{path}: expected a mapping with keys {list(PROFILES)}, got {type(data).__name__}")
+        raise RunnerError(
+            f"{path}: expected a mapping with keys {list(PROFILES)}, got {type(data).__name__}"
+        )
     unknown = sorted(set(data) - PROFILE_KEYS)
     if unknown:
-        raise RunnerError(f"{path}: unknown top-level keys {unknown}; valid: {sorted(PROFILE_KEYS)}")
+        raise RunnerError(
+            f"{path}: unknown top-level keys {unknown}; valid: {sorted(PROFILE_KEYS)}"
+        )
     for name in PROFILES:
         value = data.get(name)
         if value is None:
             data[name] = {}
         elif not isinstance(value, dict):
-            raise RunnerError(f"{path}: profile {name!r} must be a mapping of parameters, got {value!r}")
+            raise RunnerError(
+                f"{path}: profile {name!r} must be a mapping of parameters, got {value!r}"
+            )
     deps = data.get("depends_on") or []
     if isinstance(deps, str):
         deps = [deps]
@@ -187,10 +198,14 @@ def plan(
     *,
     notebooks_dir: Path,
     cwd: Path,
+    keep_going: bool = False,
 ) -> list[NotebookJob]:
     """Validate every input and return the jobs in a dependency-respecting order.
 
     Nothing runs here; all bad input is reported before any notebook starts.
+    With ``keep_going``, a notebook with bad input (profile file, undeclared
+    key) becomes a job with ``error`` set (reported as ``invalid`` by
+    :func:`run_notebooks`) instead of stopping the whole run.
 
     Raises
     ------
@@ -214,32 +229,58 @@ def plan(
             selected.append(stem)
 
     out_abs = out.resolve()
-    build = os.path.relpath(out_abs, cwd.resolve()) if out_abs.is_relative_to(cwd.resolve()) else str(out_abs)
+    build = (
+        os.path.relpath(out_abs, cwd.resolve())
+        if out_abs.is_relative_to(cwd.resolve())
+        else str(out_abs)
+    )
     jobs: dict[str, NotebookJob] = {}
     for stem in selected:
         source = available[stem]
         if source.resolve().parent == out_abs:
             raise RunnerError(f"output folder {out} is the notebooks folder; choose another --out")
-        pfile = load_profile_file(notebooks_dir / "profiles" / f"{stem}.yaml")
-        declared = declared_parameters(source)
-        params = dict(pfile[profile])
-        for origin, values in ((f"profile {profile!r} in {stem}.yaml", params), ("-p", overrides)):
-            undeclared = sorted(set(values) - set(declared))
-            if undeclared:
-                raise RunnerError(
-                    f"{stem}: {origin} sets {undeclared}, not declared in the notebook's parameters cell; "
-                    f"declared: {', '.join(declared) or '(none)'}"
-                )
-        params.update(overrides)
-        params = substitute_build(params, build)
-        for dep in pfile["depends_on"]:
-            if dep not in available:
-                raise RunnerError(
-                    f"{stem}.yaml: depends_on names {dep!r}, which is not a notebook; "
-                    f"available: {', '.join(available)}"
-                )
-        jobs[stem] = NotebookJob(stem, source, params, list(pfile["depends_on"]))
+        try:
+            jobs[stem] = _plan_one(
+                stem, source, profile, overrides, build, notebooks_dir, available
+            )
+        except RunnerError as err:
+            if not keep_going:
+                raise
+            jobs[stem] = NotebookJob(stem, source, error=str(err))
     return _toposort(jobs)
+
+
+def _plan_one(
+    stem: str,
+    source: Path,
+    profile: str,
+    overrides: dict[str, Any],
+    build: str,
+    notebooks_dir: Path,
+    available: dict[str, Path],
+) -> NotebookJob:
+    pfile = load_profile_file(notebooks_dir / "profiles" / f"{stem}.yaml")
+    declared = declared_parameters(source)
+    params = dict(pfile[profile])
+    for origin, values in ((f"profile {profile!r} in {stem}.yaml", params), ("-p", overrides)):
+        undeclared = sorted(set(values) - set(declared))
+        if undeclared:
+            raise RunnerError(
+                f"{stem}: {origin} sets {undeclared}, not declared in the notebook's parameters cell; "
+                f"declared: {', '.join(declared) or '(none)'}"
+            )
+    params.update(overrides)
+    params = substitute_build(params, build)
+    for dep in pfile["depends_on"]:
+        if dep not in available:
+            log.warning(
+                "%s.yaml: depends_on names %r, which is not a notebook (available: %s); ignoring it",
+                stem,
+                dep,
+                ", ".join(available),
+            )
+    deps = [d for d in pfile["depends_on"] if d in available]
+    return NotebookJob(stem, source, params, deps)
 
 
 def _toposort(jobs: dict[str, NotebookJob]) -> list[NotebookJob]:
@@ -269,13 +310,18 @@ def kernel_env(cwd: Path, jobs: int) -> dict[str, str]:
     """Environment for the workers and their kernels.
 
     Sets ``HF_HUB_OFFLINE=1`` (unless already set), ``NO_ALBUMENTATIONS_UPDATE=1``,
-    ``MPLBACKEND=Agg``, puts ``cwd`` first on ``PYTHONPATH`` and, when several
+    a headless matplotlib backend (the Agg-based inline backend, so that
+    ``plt.show()`` figures are kept; a non-Agg ``MPLBACKEND`` is respected), puts ``cwd`` first on ``PYTHONPATH`` and, when several
     notebooks run at once, shares the cores out with ``OMP_NUM_THREADS`` (unless set).
     """
     env = dict(os.environ)
     env.setdefault("HF_HUB_OFFLINE", "1")
     env["NO_ALBUMENTATIONS_UPDATE"] = "1"
-    env["MPLBACKEND"] = "Agg"
+    # Headless, but figures shown with plt.show() must land in the executed
+    # notebook: the inline backend renders with Agg and keeps the PNGs (plain
+    # "Agg" in a kernel silently drops every plt.show() figure).
+    if os.environ.get("MPLBACKEND", "agg").lower() == "agg":
+        env["MPLBACKEND"] = INLINE_BACKEND
     env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
     env["PYTHONPATH"] = os.pathsep.join([str(cwd), *filter(None, [os.environ.get("PYTHONPATH")])])
     bindir = str(Path(sys.executable).parent)
@@ -327,7 +373,12 @@ def _worker(spec_path: str) -> int:
         }
     except Exception as err:  # kernel death, timeouts inside nbclient, bad notebooks
         status = "failed"
-        error = {"cell_index": None, "first_line": "", "ename": type(err).__name__, "evalue": str(err)}
+        error = {
+            "cell_index": None,
+            "first_line": "",
+            "ename": type(err).__name__,
+            "evalue": str(err),
+        }
     wall = time.perf_counter() - t0
     if error is not None and output.is_file():
         error.update(_locate_failed_cell(output))
@@ -359,13 +410,21 @@ def _locate_failed_cell(output: Path, cell_index: int | None = None) -> dict[str
     import nbformat
 
     nb = nbformat.read(output, as_version=4)
-    failing = [i for i, c in enumerate(nb.cells) if c.get("metadata", {}).get("papermill", {}).get("exception")]
+    failing = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.get("metadata", {}).get("papermill", {}).get("exception")
+    ]
     if not failing:
         return {}
     index = failing[0]
     added = {"injected-parameters", "papermill-error-cell-tag"}
     source_index = sum(1 for c in nb.cells[:index] if not added & set(c.metadata.get("tags", [])))
-    return {"cell_index": index, "source_cell_index": source_index, "first_line": _first_line(nb.cells[index].source)}
+    return {
+        "cell_index": index,
+        "source_cell_index": source_index,
+        "first_line": _first_line(nb.cells[index].source),
+    }
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
@@ -451,7 +510,14 @@ def _execute(
     record = provenance.read(prov_path)
     status = record["status"]
     message = "" if status == "ok" else format_failure(job.stem, record, output, log_path)
-    return NotebookResult(job.stem, status, record.get("wall_s"), output if output.is_file() else None, prov_path, message)
+    return NotebookResult(
+        job.stem,
+        status,
+        record.get("wall_s"),
+        output if output.is_file() else None,
+        prov_path,
+        message,
+    )
 
 
 def format_failure(stem: str, record: dict[str, Any], output: Path, log_path: Path) -> str:
@@ -511,6 +577,10 @@ def run_notebooks(
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
         while pending or running:
             for job in list(pending):
+                if job.error is not None:
+                    pending.remove(job)
+                    results[job.stem] = _not_run(job, out, profile, "invalid", job.error)
+                    continue
                 deps = [d for d in job.depends_on if d in selected]
                 bad = [d for d in deps if d in results and results[d].status != "ok"]
                 if bad:
@@ -519,7 +589,14 @@ def run_notebooks(
                 elif all(d in results for d in deps) and len(running) < max(1, max_workers):
                     pending.remove(job)
                     fut = pool.submit(
-                        _execute, job, out, profile, cwd=cwd, timeout_s=timeout_s, env=env, kernel_name=kernel_name
+                        _execute,
+                        job,
+                        out,
+                        profile,
+                        cwd=cwd,
+                        timeout_s=timeout_s,
+                        env=env,
+                        kernel_name=kernel_name,
                     )
                     running[fut] = job
             if not running:
@@ -546,7 +623,14 @@ def _previous_status(path: Path) -> str | None:
 def _skip(
     job: NotebookJob, out: Path, profile: str, bad: list[str], results: dict[str, NotebookResult]
 ) -> NotebookResult:
-    reason = "skipped because its dependency " + ", ".join(f"{d} ({results[d].status})" for d in bad)
+    reason = "skipped because its dependency " + ", ".join(
+        f"{d} ({results[d].status})" for d in bad
+    )
+    return _not_run(job, out, profile, "skipped", reason)
+
+
+def _not_run(job: NotebookJob, out: Path, profile: str, status: str, reason: str) -> NotebookResult:
+    """Record a notebook that was not executed (``skipped`` or ``invalid``)."""
     prov_path = out / f"{job.stem}.provenance.json"
     (out / f"{job.stem}.ipynb").unlink(missing_ok=True)
     record = provenance.collect(
@@ -556,14 +640,18 @@ def _skip(
         root=repo_root(),
         started=provenance.now_iso(),
         wall_s=None,
-        status="skipped",
-        error={"ename": "skipped", "evalue": reason, "cell_index": None, "first_line": ""},
+        status=status,
+        error={"ename": status, "evalue": reason, "cell_index": None, "first_line": ""},
         device=provenance.device_info(import_torch=False),
     )
     provenance.write(record, prov_path)
-    message = f"notebook {job.stem} {reason}"
+    message = (
+        f"notebook {job.stem} {reason}"
+        if status == "skipped"
+        else f"notebook {job.stem} invalid: {reason}"
+    )
     log.error("%s", message)
-    return NotebookResult(job.stem, "skipped", None, None, prov_path, message)
+    return NotebookResult(job.stem, status, None, None, prov_path, message)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -575,9 +663,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Execute notebooks with papermill under a parameter profile.",
     )
     parser.add_argument(
-        "notebooks", nargs="*", metavar="NOTEBOOK", help="stems or file names (default: all NN_*.ipynb)"
+        "notebooks",
+        nargs="*",
+        metavar="NOTEBOOK",
+        help="stems or file names (default: all NN_*.ipynb)",
     )
-    parser.add_argument("--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)")
+    parser.add_argument(
+        "--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)"
+    )
     parser.add_argument(
         "-p",
         "--parameter",
@@ -586,16 +679,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar=("KEY", "VALUE"),
         help="override a parameter; VALUE is parsed as YAML (3 -> int, 0.5 -> float, true -> bool)",
     )
-    parser.add_argument("-j", "--jobs", type=int, default=1, help="notebooks run at once (default 1)")
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: build/executed)")
     parser.add_argument(
-        "--timeout", type=float, default=None, help="seconds per notebook (default by profile: smoke 600, default 1800)"
+        "-j", "--jobs", type=int, default=1, help="notebooks run at once (default 1)"
     )
     parser.add_argument(
-        "--notebooks-dir", type=Path, default=None, help="folder with the notebooks (default: notebooks/)"
+        "--out", type=Path, default=None, help="output folder (default: build/executed)"
     )
-    parser.add_argument("--cwd", type=Path, default=None, help="working directory of the kernels (default: repo root)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds per notebook (default by profile: smoke 600, default 1800)",
+    )
+    parser.add_argument(
+        "--notebooks-dir",
+        type=Path,
+        default=None,
+        help="folder with the notebooks (default: notebooks/)",
+    )
+    parser.add_argument(
+        "--cwd",
+        type=Path,
+        default=None,
+        help="working directory of the kernels (default: repo root)",
+    )
     parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
+    parser.add_argument(
+        "-k",
+        "--keep-going",
+        action="store_true",
+        help="run the other notebooks when one has bad input (it is reported as invalid)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="only report failures")
     return parser
 
@@ -604,7 +718,9 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry point; returns 0 when every notebook succeeded, 1 on failure, 2 on bad input."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO, format="[run] %(message)s", stream=sys.stderr
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="[run] %(message)s",
+        stream=sys.stderr,
     )
     logging.getLogger("papermill").setLevel(logging.WARNING)
     root = repo_root()
@@ -622,12 +738,19 @@ def main(argv: list[str] | None = None) -> int:
             out,
             notebooks_dir=notebooks_dir,
             cwd=cwd,
+            keep_going=args.keep_going,
         )
     except RunnerError as err:
         log.error("%s", err)
         return EXIT_USAGE
     results = run_notebooks(
-        jobs, out, args.profile, cwd=cwd, max_workers=args.jobs, timeout_s=args.timeout, kernel_name=args.kernel
+        jobs,
+        out,
+        args.profile,
+        cwd=cwd,
+        max_workers=args.jobs,
+        timeout_s=args.timeout,
+        kernel_name=args.kernel,
     )
     width = max(len(r.stem) for r in results)
     print(f"profile {args.profile}; executed notebooks in {out}")
@@ -636,7 +759,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {r.stem:<{width}}  {r.status:<8} {wall}")
     failed = [r.stem for r in results if r.status != "ok"]
     if failed:
-        print(f"{len(failed)} of {len(results)} notebooks did not succeed: {', '.join(failed)}", file=sys.stderr)
+        print(
+            f"{len(failed)} of {len(results)} notebooks did not succeed: {', '.join(failed)}",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     return EXIT_OK
 

@@ -29,7 +29,9 @@ aggregates everything into tidy tables:
 ``results.csv``
     one row per run x class x metric: the per-image mean with a bootstrap 95 %
     confidence interval over images, the number of images it averages, and how
-    many image/class pairs were excluded because both masks were empty.
+    many image/class pairs were excluded because both masks were empty (and
+    how many got the empty-prediction or empty-truth penalty); plus dataset-level
+    micro Dice/IoU/precision/recall rows (``aggregation == "micro"``).
 
 Each notebook receives only the parameters it declares (read with
 ``papermill.inspect_notebook``), so one grid can drive several notebooks.
@@ -51,6 +53,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -107,7 +110,15 @@ class Study:
             raise StudyError(f"study file {path} not found; shipped studies: {known}")
         data = yaml.safe_load(path.read_text()) or {}
         allowed = {
-            "name", "notebooks", "profile", "base", "grids", "grid", "per_notebook", "jobs", "description"
+            "name",
+            "notebooks",
+            "profile",
+            "base",
+            "grids",
+            "grid",
+            "per_notebook",
+            "jobs",
+            "description",
         }
         unknown = set(data) - allowed
         if unknown:
@@ -117,7 +128,9 @@ class Study:
             raise StudyError(f"{path}: give at least one grid under 'grids:'")
         for i, grid in enumerate(grids):
             if not isinstance(grid, dict) or not grid:
-                raise StudyError(f"{path}: grid {i} must be a mapping of parameter -> list of values")
+                raise StudyError(
+                    f"{path}: grid {i} must be a mapping of parameter -> list of values"
+                )
         notebooks = list(data.get("notebooks") or [])
         if not notebooks:
             raise StudyError(f"{path}: list the notebooks each run executes under 'notebooks:'")
@@ -131,7 +144,9 @@ class Study:
             profile=str(data.get("profile", "default")),
             base=dict(data.get("base") or {}),
             grids=[dict(g) for g in grids],
-            per_notebook={str(k): dict(v or {}) for k, v in (data.get("per_notebook") or {}).items()},
+            per_notebook={
+                str(k): dict(v or {}) for k, v in (data.get("per_notebook") or {}).items()
+            },
             jobs=int(data.get("jobs", 1)),
             description=str(data.get("description", "")),
             source=path,
@@ -189,7 +204,11 @@ def _substitute(value, run_dir: Path):
 
 
 def run_one(
-    study: Study, spec: RunSpec, out_dir: Path, threads: int | None = None, timeout: int | None = None
+    study: Study,
+    spec: RunSpec,
+    out_dir: Path,
+    threads: int | None = None,
+    timeout: int | None = None,
 ) -> dict:
     """Execute one run through the study's notebooks; return its status record."""
     run_dir = out_dir / "runs" / spec.run_id
@@ -251,30 +270,46 @@ def run_study(
         status_file = out_dir / "runs" / spec.run_id / "status.json"
         if status_file.is_file():
             previous = json.loads(status_file.read_text())
-            if previous.get("status") == "done" or (previous.get("status") == "failed" and not retry_failed):
+            if previous.get("status") == "done" or (
+                previous.get("status") == "failed" and not retry_failed
+            ):
                 continue
         pending.append(spec)
-    log.info("study %s: %d runs, %d pending, %d in parallel", study.name, len(specs), len(pending), jobs)
+    log.info(
+        "study %s: %d runs, %d pending, %d in parallel", study.name, len(specs), len(pending), jobs
+    )
     (out_dir / "study.yaml").write_text(
         yaml.safe_dump(
-            {"name": study.name, "profile": study.profile, "notebooks": study.notebooks,
-             "base": study.base, "per_notebook": study.per_notebook, "grids": study.grids}, sort_keys=False
+            {
+                "name": study.name,
+                "profile": study.profile,
+                "notebooks": study.notebooks,
+                "base": study.base,
+                "per_notebook": study.per_notebook,
+                "grids": study.grids,
+            },
+            sort_keys=False,
         )
     )
     from tqdm.auto import tqdm
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(run_one, study, s, out_dir, threads, timeout): s for s in pending}
-        for fut in tqdm(as_completed(futures), total=len(futures), desc=study.name, disable=not pending):
+        for fut in tqdm(
+            as_completed(futures), total=len(futures), desc=study.name, disable=not pending
+        ):
             rec = fut.result()
             if rec["status"] != "done":
                 log.warning("run %s failed: %s", rec["run_id"], rec["error"].splitlines()[0])
     return aggregate(out_dir, [s.run_id for s in specs])
 
 
-def aggregate(out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int = 2000) -> pd.DataFrame:
+def aggregate(
+    out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int = 2000
+) -> pd.DataFrame:
     """Collect every run's status and metrics into ``runs.csv``, ``per_image.csv.gz``, ``results.csv``."""
-    from .metrics.stats import bootstrap_ci
+    from .metrics.evaluate import COUNT_METRICS, summarise
+    from .metrics.stats import bootstrap_mean_ci
 
     run_dirs = sorted((out_dir / "runs").glob("*/status.json"))
     records = [json.loads(p.read_text()) for p in run_dirs]
@@ -289,7 +324,7 @@ def aggregate(out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int =
         files = sorted((out_dir / "runs" / rec["run_id"]).glob("**/metrics.csv"))
         if not files:
             continue
-        table = pd.read_csv(files[0])
+        table = pd.read_csv(files[0]).fillna({"empty_case": "none"})
         table.insert(0, "run_id", rec["run_id"])
         tables.append(table)
     if not tables:
@@ -298,24 +333,44 @@ def aggregate(out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int =
     per_image = pd.concat(tables, ignore_index=True)
     per_image.to_csv(out_dir / "per_image.csv.gz", index=False)
     rows = []
-    for (run_id, cls, metric), grp in per_image.groupby(["run_id", "class", "metric"], sort=False):
+    body = per_image[~per_image["metric"].isin(COUNT_METRICS)]
+    for (run_id, cls, metric), grp in body.groupby(["run_id", "class", "metric"], sort=False):
         values = grp["value"].to_numpy(dtype=float)
-        valid = values[~pd.isna(values)]
-        low, high = bootstrap_ci(valid, n_boot=n_boot, seed=0) if len(valid) > 1 else (float("nan"),) * 2
+        mean, low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=0)
+        cases = grp["empty_case"].fillna("").value_counts()
         rows.append(
             {
                 "run_id": run_id,
                 "class": cls,
                 "metric": metric,
                 "aggregation": "image-mean",
-                "value": float(valid.mean()) if len(valid) else float("nan"),
+                "value": mean,
                 "ci_low": low,
                 "ci_high": high,
-                "n_images": int(len(valid)),
-                "n_excluded_both_empty": int(len(values) - len(valid)),
-                "unit": grp["unit"].iloc[0] if "unit" in grp else "",
+                "unit": grp["unit"].iloc[0],
+                "n_images": int((~np.isnan(values)).sum()),
+                "n_both_empty": int(cases.get("both_empty", 0)),
+                "n_pred_empty": int(cases.get("pred_empty", 0)),
+                "n_truth_empty": int(cases.get("truth_empty", 0)),
             }
         )
+    for run_id, table in per_image.groupby("run_id", sort=False):
+        micro = summarise(table.drop(columns="run_id"), "micro")
+        micro = micro[micro["class"] != "macro"]
+        for rec in micro.to_dict("records"):
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "class": rec["class"],
+                    "metric": rec["metric"],
+                    "aggregation": "micro",
+                    "value": rec["value"],
+                    "ci_low": np.nan,
+                    "ci_high": np.nan,
+                    "unit": rec["unit"],
+                    "n_images": int(rec["n"]),
+                }
+            )
     results = pd.DataFrame(rows)
     params = runs.set_index("run_id")[[c for c in runs.columns if c.startswith("param.")]]
     params.columns = [c.removeprefix("param.") for c in params.columns]
@@ -326,14 +381,20 @@ def aggregate(out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int =
 
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m papseg_utils study STUDY.yaml [-j N] [--out DIR] [--retry-failed]``."""
-    parser = argparse.ArgumentParser(prog="python -m papseg_utils study", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m papseg_utils study", description=__doc__.split("\n")[0]
+    )
     parser.add_argument("study", help="study YAML file, or the name of a shipped study in studies/")
     parser.add_argument("--out", type=Path, help="output folder (default: build/studies/<name>)")
-    parser.add_argument("-j", "--jobs", type=int, help="runs in parallel (default: the study's 'jobs')")
+    parser.add_argument(
+        "-j", "--jobs", type=int, help="runs in parallel (default: the study's 'jobs')"
+    )
     parser.add_argument("--retry-failed", action="store_true", help="run failed runs again")
     parser.add_argument("--only", nargs="*", help="run only runs whose id contains one of these")
     parser.add_argument("--list", action="store_true", help="print the expanded runs and exit")
-    parser.add_argument("--aggregate-only", action="store_true", help="rebuild the tables, run nothing")
+    parser.add_argument(
+        "--aggregate-only", action="store_true", help="rebuild the tables, run nothing"
+    )
     parser.add_argument("--timeout", type=int, help="seconds per notebook before a run is failed")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
@@ -353,13 +414,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.aggregate_only:
         runs = aggregate(out, [s.run_id for s in study.expand()])
     else:
-        runs = run_study(study, out, jobs=args.jobs, retry_failed=args.retry_failed,
-                         only=args.only, timeout=args.timeout)
+        runs = run_study(
+            study,
+            out,
+            jobs=args.jobs,
+            retry_failed=args.retry_failed,
+            only=args.only,
+            timeout=args.timeout,
+        )
     failed = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]
     done = len(runs) - len(failed)
     print(f"study {study.name}: {done} done, {len(failed)} failed; tables in {out}")
     for _, row in failed.iterrows():
-        print(f"  FAILED {row['run_id']}: {str(row['error']).splitlines()[0] if row['error'] else ''}")
+        print(
+            f"  FAILED {row['run_id']}: {str(row['error']).splitlines()[0] if row['error'] else ''}"
+        )
     return 1 if len(failed) else 0
 
 

@@ -67,13 +67,21 @@ def herlev_dir() -> Path:
     """The Herlev folder; skips the test with the reason when it is absent."""
     path = herlev_path()
     if not path.is_dir():
-        how = "PAPSEG_HERLEV_DIR" if os.environ.get("PAPSEG_HERLEV_DIR") else "the fallback <repo>/../shared/data/herlev"
-        pytest.skip(f"Herlev data not found at {path} ({how}); set PAPSEG_HERLEV_DIR to the unpacked dataset")
+        how = (
+            "PAPSEG_HERLEV_DIR"
+            if os.environ.get("PAPSEG_HERLEV_DIR")
+            else "the fallback <repo>/../shared/data/herlev"
+        )
+        pytest.skip(
+            f"Herlev data not found at {path} ({how}); set PAPSEG_HERLEV_DIR to the unpacked dataset"
+        )
     return path
 
 
 def _run(cmd: list[str], cwd: Path) -> dict:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = dict(
+        os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")])
+    )
     proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     return {"returncode": proc.returncode, "output": proc.stdout + proc.stderr}
 
@@ -99,12 +107,37 @@ def smoke_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dic
         base.mkdir(parents=True, exist_ok=True)
         executed, out = base / "executed", base / "book"
         run = _run(
-            [sys.executable, "-m", "papseg_utils", "run", "--profile", "smoke", "-j", "2", "--out", str(executed)],
+            [
+                sys.executable,
+                "-m",
+                "papseg_utils",
+                "run",
+                "--profile",
+                "smoke",
+                "-j",
+                "2",
+                "--keep-going",
+                "--out",
+                str(executed),
+            ],
             REPO_ROOT,
         )
         book = _run(
-            [sys.executable, "-m", "papseg_utils", "book", "--executed", str(executed), "--out", str(out)]
-            + (["--allow-missing"] if os.environ.get("PAPSEG_BOOK_ALLOW_MISSING", "1") == "1" else []),
+            [
+                sys.executable,
+                "-m",
+                "papseg_utils",
+                "book",
+                "--executed",
+                str(executed),
+                "--out",
+                str(out),
+            ]
+            + (
+                ["--allow-missing"]
+                if os.environ.get("PAPSEG_BOOK_ALLOW_MISSING", "1") == "1"
+                else []
+            ),
             REPO_ROOT,
         )
         result = {"executed": str(executed), "html": str(out / "html"), "run": run, "book": book}

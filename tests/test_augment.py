@@ -22,7 +22,7 @@ IMAGE_ONLY = {
     "RandomGamma",
     "RandomBrightnessContrast",
     "GaussianBlur",
-    "Defocus",
+    "DiskDefocus",
     "MotionBlur",
     "GaussNoise",
 }
@@ -80,7 +80,9 @@ def test_image_size_gives_square_output_with_ignored_padding(policy):
     out = au.get_policy(policy, image_size=64, seed=0)(image=image, mask=mask)
     assert out["image"].shape == (64, 64, 3) and out["mask"].shape == (64, 64)
     if policy == "none":  # centre pad of 12 rows top and bottom, centre crop of 3 columns
-        assert (out["mask"][:12] == IGNORE_INDEX).all() and (out["mask"][-12:] == IGNORE_INDEX).all()
+        assert (out["mask"][:12] == IGNORE_INDEX).all() and (
+            out["mask"][-12:] == IGNORE_INDEX
+        ).all()
         assert (out["mask"][12:52] == 1).all()
 
 
@@ -183,3 +185,41 @@ def test_worker_init_fn_reseeds_each_worker(monkeypatch):
     )
     au.worker_init_fn(0)
     assert ds.transform.seed == 12345
+
+
+def test_disk_defocus_kernel_and_blur():
+    k = au.DiskDefocus.kernel(3)
+    assert k.shape == (7, 7) and k.sum() == pytest.approx(1.0)
+    assert k[3, 3] > 0 and k[0, 0] < k[3, 0]  # a disk: corners weaker than edge centres
+    image = np.zeros((21, 21, 3), np.uint8)
+    image[10, 10] = 255
+    out = au.DiskDefocus(radius=(2, 2), p=1.0).apply(image, radius=2)
+    np.testing.assert_allclose(out[8:13, 8:13, 0] / 255, au.DiskDefocus.kernel(2), atol=0.01)
+    with pytest.raises(ValueError, match="radius"):
+        au.DiskDefocus(radius=(0, 2))
+
+
+def test_viz_helpers_draw_contours_ignore_and_legend():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from papseg_utils.viz import augment as vaug
+
+    image = np.full((40, 40, 3), 220, np.uint8)
+    mask = np.zeros((40, 40), np.uint8)
+    mask[10:30, 10:30] = 1
+    mask[0:5, 0:5] = IGNORE_INDEX
+    fig = vaug.show_transforms(image, mask, "paper", au.medical_transforms()[:3], ncols=2)
+    axes = [ax for ax in fig.axes if ax.axison]
+    assert len(axes) == 4 and [ax.get_title() for ax in axes[:2]] == ["original", "SquareSymmetry"]
+    assert len(axes[0].images) == 2  # image + gray ignore layer
+    assert len(axes[0].lines) == 1  # one healthy contour
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["healthy", "unhealthy", "rubbish", "both", "ignored"]
+    fig2 = vaug.show_policy(image, mask, "paper", au.get_policy("basic", seed=0), n=3)
+    assert sum(ax.axison for ax in fig2.axes) == 4
+    fig3 = vaug.show_field_crops(image, mask, "paper", [(0, 0), (5, 5)], [(0, 0)], 16, 16)
+    assert len(fig3.axes[0].patches) == 2 and fig3.axes[0].get_xlabel() == "x (px)"
+    plt.close("all")

@@ -33,18 +33,35 @@ def _save(tmp_path, model, **kw):
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
     model(torch.randn(2, 3, 8, 8)).sum().backward()
     opt.step()
-    state = {"epoch": 3, "optimizer": opt.state_dict(), "rng": get_rng_state(), "history": {"rows": []}}
-    return save_checkpoint(tmp_path / "ck", model, num_classes=3, scheme=get_scheme("herlev3"), epoch=3,
-                           metrics={"val_mean_dice": 0.5, "val_dice_nucleus": float("nan")},
-                           train_config={"image_size": 64, "lr": 1e-3}, trainer_state=state,
-                           extra={"mean": [0.5] * 3, "std": [0.5] * 3}, **kw), opt
+    state = {
+        "epoch": 3,
+        "optimizer": opt.state_dict(),
+        "rng": get_rng_state(),
+        "history": {"rows": []},
+    }
+    return save_checkpoint(
+        tmp_path / "ck",
+        model,
+        num_classes=3,
+        scheme=get_scheme("herlev3"),
+        epoch=3,
+        metrics={"val_mean_dice": 0.5, "val_dice_nucleus": float("nan")},
+        train_config={"image_size": 64, "lr": 1e-3},
+        trainer_state=state,
+        extra={"mean": [0.5] * 3, "std": [0.5] * 3},
+        **kw,
+    ), opt
 
 
 def test_round_trip_weights_config_and_state(tmp_path):
     torch.manual_seed(0)
     model = Tiny()
     path, opt = _save(tmp_path, model)
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "trainer_state.pt"]
+    assert sorted(p.name for p in path.iterdir()) == [
+        "config.json",
+        "model.safetensors",
+        "trainer_state.pt",
+    ]
     cfg = json.loads((path / "config.json").read_text())  # strict JSON: NaN became null
     assert cfg["architecture"] == "Tiny" and cfg["num_classes"] == 3 and cfg["epoch"] == 3
     assert cfg["scheme"]["classes"] == ["background", "cytoplasm", "nucleus"]
@@ -62,7 +79,9 @@ def test_round_trip_weights_config_and_state(tmp_path):
     state = load_trainer_state(path)  # weights_only=True inside
     opt2 = torch.optim.AdamW(fresh.parameters(), lr=1e-3)
     opt2.load_state_dict(state["optimizer"])
-    assert torch.equal(opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"])
+    assert torch.equal(
+        opt2.state_dict()["state"][0]["exp_avg"], opt.state_dict()["state"][0]["exp_avg"]
+    )
 
 
 def test_rng_states_round_trip_through_weights_only_load(tmp_path):
@@ -103,10 +122,14 @@ def test_errors_name_the_path_and_the_fix(tmp_path):
 
 
 def test_load_model_rebuilds_registered_architecture(tmp_path):
-    models = pytest.importorskip("papseg_utils.models", reason="papseg_utils.models not available yet")
+    models = pytest.importorskip(
+        "papseg_utils.models", reason="papseg_utils.models not available yet"
+    )
     name = "unet" if "unet" in models.list_models() else models.list_models()[0]
     try:
-        model = models.build_model(name, num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0")
+        model = models.build_model(
+            name, num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0"
+        )
     except Exception as err:  # pragma: no cover - depends on the models package
         pytest.skip(f"build_model({name!r}) failed here: {err}")
     save_checkpoint(tmp_path / "m", model, num_classes=3, scheme=get_scheme("herlev3"))

@@ -127,6 +127,4 @@ def test_bad_inputs_are_named():
     with pytest.raises(TypeError, match="field 0"):
         crops.RandomCropDataset([42])
     with pytest.raises(ValueError, match="no mask_path"):
-        crops.FieldRef(image_path="x.png").load() if False else crops.as_field_refs(
-            [("x.png", None)]
-        )[0].load()
+        crops.as_field_refs([("x.png", None)])[0].load()

@@ -24,13 +24,24 @@ NB_IDS = [p.stem for p in NOTEBOOKS]
 PROFILES = ("smoke", "default", "full")
 REQUIRED_PARAMETERS = ("seed", "device")
 # Spelled in pieces so that this file does not match itself.
-MACHINE_PATHS = re.compile("|".join(re.escape("/" + p + "/") for p in ("work", "root", "home", "Users", "tmp/pytest")))
+MACHINE_PATHS = re.compile(
+    "|".join(re.escape("/" + p + "/") for p in ("work", "root", "home", "Users", "tmp/pytest"))
+)
 
 
 def _tracked_text_files() -> list[Path]:
     """Files git tracks or would track (untracked but not ignored), text only."""
     out = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        [
+            "git",
+            "-C",
+            str(REPO_ROOT),
+            "ls-files",
+            "--cached",
+            "--others",
+            "--exclude-standard",
+            "-z",
+        ],
         capture_output=True,
         check=True,
     ).stdout
@@ -53,7 +64,11 @@ def _parameters_cell(nb: nbformat.NotebookNode) -> list[nbformat.NotebookNode]:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=NB_IDS)
 def test_source_notebook_has_no_outputs(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
-    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    dirty = [
+        i
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
     assert not dirty, (
         f"{path.name}: cells {dirty} carry outputs or execution counts; clear them "
         "(jupyter nbconvert --clear-output --inplace) before committing"
@@ -65,7 +80,9 @@ def test_source_notebook_has_no_outputs(path: Path) -> None:
 def test_one_parameters_cell_of_annotated_literals(path: Path) -> None:
     nb = nbformat.read(path, as_version=4)
     cells = _parameters_cell(nb)
-    assert len(cells) == 1, f"{path.name}: {len(cells)} cells tagged 'parameters'; exactly one is required"
+    assert len(cells) == 1, (
+        f"{path.name}: {len(cells)} cells tagged 'parameters'; exactly one is required"
+    )
     source = cells[0].source
     tree = ast.parse(source)
     lines = source.splitlines()
@@ -77,9 +94,18 @@ def test_one_parameters_cell_of_annotated_literals(path: Path) -> None:
         try:
             ast.literal_eval(node.value)
         except ValueError:
-            pytest.fail(f"{path.name}: parameter {node.target.id} is not a literal; derive it in the next cell")
-        assert "#" in lines[node.end_lineno - 1], f"{path.name}: parameter {node.target.id} has no trailing comment"
+            pytest.fail(
+                f"{path.name}: parameter {node.target.id} is not a literal; derive it in the next cell"
+            )
+        assert "#" in lines[node.end_lineno - 1], (
+            f"{path.name}: parameter {node.target.id} has no trailing comment"
+        )
         names.append(node.target.id)
+    parsed = list(papermill.inspect_notebook(str(path)))
+    assert parsed == names, (
+        f"{path.name}: papermill reads the parameters {parsed}, the cell declares {names}. "
+        "Papermill skips a line holding more than one '=': keep '=' out of values and comments"
+    )
     missing = [p for p in REQUIRED_PARAMETERS if p not in names]
     assert not missing, f"{path.name}: the parameters cell must declare {missing}"
 
@@ -89,20 +115,32 @@ def test_profile_file_keys_are_declared_parameters(path: Path) -> None:
     pfile = REPO_ROOT / "notebooks" / "profiles" / f"{path.stem}.yaml"
     assert pfile.is_file(), f"{path.name} has no profile file {pfile.relative_to(REPO_ROOT)}"
     data = yaml.safe_load(pfile.read_text(encoding="utf-8")) or {}
-    assert set(PROFILES) <= set(data), f"{pfile.name}: needs top-level keys {PROFILES}, has {sorted(data)}"
-    assert set(data) <= {*PROFILES, "depends_on"}, f"{pfile.name}: unknown keys {sorted(set(data) - {*PROFILES})}"
+    assert set(PROFILES) <= set(data), (
+        f"{pfile.name}: needs top-level keys {PROFILES}, has {sorted(data)}"
+    )
+    assert set(data) <= {*PROFILES, "depends_on"}, (
+        f"{pfile.name}: unknown keys {sorted(set(data) - {*PROFILES})}"
+    )
     declared = set(papermill.inspect_notebook(str(path)))
     for profile in PROFILES:
         values = data[profile] or {}
         assert isinstance(values, dict), f"{pfile.name}: {profile} must be a mapping"
         undeclared = sorted(set(values) - declared)
-        assert not undeclared, f"{pfile.name}: {profile} sets {undeclared}, not in the parameters cell"
+        assert not undeclared, (
+            f"{pfile.name}: {profile} sets {undeclared}, not in the parameters cell"
+        )
     for dep in data.get("depends_on") or []:
-        assert (REPO_ROOT / "notebooks" / f"{dep}.ipynb").is_file(), f"{pfile.name}: unknown dependency {dep}"
+        assert (REPO_ROOT / "notebooks" / f"{dep}.ipynb").is_file(), (
+            f"{pfile.name}: unknown dependency {dep}"
+        )
 
 
 def test_every_profile_file_belongs_to_a_notebook() -> None:
-    orphans = [p.name for p in (REPO_ROOT / "notebooks" / "profiles").glob("*.yaml") if p.stem not in NB_IDS]
+    orphans = [
+        p.name
+        for p in (REPO_ROOT / "notebooks" / "profiles").glob("*.yaml")
+        if p.stem not in NB_IDS
+    ]
     assert not orphans, f"profile files without a notebook: {orphans}"
 
 
@@ -118,7 +156,9 @@ def test_environment_yml_matches_lock() -> None:
     assert "python=3.11" in deps and "pip" in deps
     pip_sections = [d["pip"] for d in deps if isinstance(d, dict) and "pip" in d]
     assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
-    assert sorted(pip_sections[0]) == sorted(_lock_pins()), "environment.yml is stale: run scripts/lock.sh --env-only"
+    assert sorted(pip_sections[0]) == sorted(_lock_pins()), (
+        "environment.yml is stale: run scripts/lock.sh --env-only"
+    )
 
 
 def test_lock_is_fully_pinned() -> None:
@@ -141,7 +181,9 @@ def test_no_machine_paths_in_tracked_files() -> None:
         for lineno, line in enumerate(text.splitlines(), 1):
             if MACHINE_PATHS.search(line):
                 hits.append(f"{path.relative_to(REPO_ROOT)}:{lineno}: {line.strip()[:100]}")
-    assert not hits, "machine-specific paths (use env vars or paths relative to the repo):\n" + "\n".join(hits)
+    assert not hits, (
+        "machine-specific paths (use env vars or paths relative to the repo):\n" + "\n".join(hits)
+    )
 
 
 @pytest.mark.slow
@@ -151,7 +193,9 @@ def test_every_notebook_runs_under_smoke(smoke_build: dict) -> None:
     failed = {}
     for path in NOTEBOOKS:
         record_path = executed / f"{path.stem}.provenance.json"
-        status = json.loads(record_path.read_text())["status"] if record_path.is_file() else "not run"
+        status = (
+            json.loads(record_path.read_text())["status"] if record_path.is_file() else "not run"
+        )
         if status != "ok":
             failed[path.stem] = status
     assert not failed and smoke_build["run"]["returncode"] == 0, (

@@ -13,7 +13,9 @@ from papseg_utils.inference import entropy, predict_proba, tta_probabilities, un
 def tiny_cnn(seed: int = 0, num_classes: int = 3) -> nn.Module:
     """Two 3x3 convolutions: receptive-field radius 2 px."""
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, num_classes, 3, padding=1)).eval()
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, num_classes, 3, padding=1)
+    ).eval()
 
 
 def symmetric_cnn(num_classes: int = 3) -> nn.Module:
@@ -36,7 +38,9 @@ def test_tiled_equals_whole_when_receptive_field_fits_in_trim(blend):
     # radius 2 px <= trim (8 px): each weighted pixel sees the same neighbours as in the whole image
     model, img = tiny_cnn(), image(96, 160)
     whole = predict_proba(model, img, device="cpu")
-    tiled = predict_proba(model, img, tile_size=64, overlap=0.5, blend=blend, device="cpu", batch_size=3)
+    tiled = predict_proba(
+        model, img, tile_size=64, overlap=0.5, blend=blend, device="cpu", batch_size=3
+    )
     assert whole.shape == tiled.shape == (3, 96, 160) and whole.dtype == np.float32
     np.testing.assert_allclose(tiled, whole, atol=1e-5)
 
@@ -61,7 +65,9 @@ def test_tta_of_equivariant_model_equals_plain():
     model, img = symmetric_cnn(), image(64, 96)
     plain = predict_proba(model, img, device="cpu")
     for tta in (True, "d4"):
-        np.testing.assert_allclose(predict_proba(model, img, tta=tta, device="cpu"), plain, atol=1e-5)
+        np.testing.assert_allclose(
+            predict_proba(model, img, tta=tta, device="cpu"), plain, atol=1e-5
+        )
     stack = tta_probabilities(model, img, tta="d4", device="cpu")
     assert stack.shape == (8, 3, 64, 96)
     np.testing.assert_allclose(stack, np.broadcast_to(plain, stack.shape), atol=1e-5)
@@ -69,7 +75,13 @@ def test_tta_of_equivariant_model_equals_plain():
 
 def test_tta_changes_a_non_equivariant_model():
     model, img = tiny_cnn(), image(64, 64)
-    assert np.abs(predict_proba(model, img, tta=True, device="cpu") - predict_proba(model, img, device="cpu")).max() > 1e-4
+    assert (
+        np.abs(
+            predict_proba(model, img, tta=True, device="cpu")
+            - predict_proba(model, img, device="cpu")
+        ).max()
+        > 1e-4
+    )
 
 
 def test_uncertainty_maps_and_entropy():

@@ -75,7 +75,9 @@ def test_dice_ignore_excluded_from_denominator():
     logits = _perfect_logits(masks)
     masks = masks.clone()
     masks[:, ::2] = IGNORE_INDEX
-    logits[:, :, ::2] = _perfect_logits(torch.zeros_like(masks[:, ::2]))  # predicts background there
+    logits[:, :, ::2] = _perfect_logits(
+        torch.zeros_like(masks[:, ::2])
+    )  # predicts background there
     assert float(get_loss("dice", C, smooth=0.0)(logits, masks)) < 1e-4
 
 
@@ -113,13 +115,17 @@ def test_focal_gamma0_equals_weighted_ce():
     ce = get_loss("ce", C, class_weights=w)(logits, masks)
     focal = get_loss("focal", C, class_weights=w, gamma=0.0)(logits, masks)
     assert torch.allclose(ce, focal, atol=1e-6)
-    assert float(get_loss("focal", C, gamma=2.0)(logits, masks)) < float(get_loss("ce", C)(logits, masks))
+    assert float(get_loss("focal", C, gamma=2.0)(logits, masks)) < float(
+        get_loss("ce", C)(logits, masks)
+    )
 
 
 def test_dice_ce_is_sum():
     logits, masks = _data(5)
     total = get_loss("dice_ce", C)(logits, masks)
-    assert torch.allclose(total, get_loss("ce", C)(logits, masks) + get_loss("dice", C)(logits, masks))
+    assert torch.allclose(
+        total, get_loss("ce", C)(logits, masks) + get_loss("dice", C)(logits, masks)
+    )
 
 
 def test_lovasz_matches_iou_on_hard_predictions():

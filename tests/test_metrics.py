@@ -40,7 +40,11 @@ def test_confusion_and_counts_known():
     assert cm[1, 1] == 12 and cm[1, 0] == 4 and cm[0, 1] == 4 and cm[2, 2] == 4
     assert cm.sum() == 100
     c = class_counts(cm)
-    assert c["tp"].tolist() == [76, 12, 4] and c["fp"].tolist() == [4, 4, 0] and c["fn"].tolist() == [4, 4, 0]
+    assert (
+        c["tp"].tolist() == [76, 12, 4]
+        and c["fp"].tolist() == [4, 4, 0]
+        and c["fn"].tolist() == [4, 4, 0]
+    )
 
 
 def test_dice_iou_known():
@@ -99,7 +103,9 @@ def test_nan_policy_drops_missed_classes():
     truth = np.zeros((30, 40), np.uint8)
     truth[5:10, 5:10] = 1
     pred = np.zeros_like(truth)
-    df = evaluate([pred, truth], [truth, truth], "herlev3", empty_policy="nan", names=["bad", "good"])
+    df = evaluate(
+        [pred, truth], [truth, truth], "herlev3", empty_policy="nan", names=["bad", "good"]
+    )
     assert value(df, "cytoplasm", "dice", "bad") == 0  # Dice stays defined
     assert np.isnan(value(df, "cytoplasm", "hd95", "bad"))
     s = summarise(df).set_index(["class", "metric"])

@@ -124,5 +124,7 @@ def test_model_table_counts_parameters():
     table = model_table()
     assert list(table["model"]) == list_models()
     row = table.set_index("model").loc["fpn"]
-    assert row["params_M"] == pytest.approx(build_model("fpn", 3).papseg_spec.params / 1e6, abs=0.01)
+    assert row["params_M"] == pytest.approx(
+        build_model("fpn", 3).papseg_spec.params / 1e6, abs=0.01
+    )
     assert row["family"] == "cnn" and "imagenet" in row["offline"]

@@ -18,7 +18,9 @@ models = pytest.importorskip("papseg_utils.models")
 
 @pytest.fixture(scope="module")
 def tiny_checkpoint(tmp_path_factory) -> Path:
-    model = models.build_model("unet", num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0")
+    model = models.build_model(
+        "unet", num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0"
+    )
     path = tmp_path_factory.mktemp("ckpt") / "best"
     checkpoint_mod.save_checkpoint(
         path, model, num_classes=3, scheme=get_scheme("herlev3"), train_config={"image_size": 64}
@@ -30,7 +32,9 @@ def write_images(folder: Path) -> None:
     rng = np.random.default_rng(0)
     (folder / "sub").mkdir(parents=True)
     Image.fromarray(rng.integers(0, 256, (40, 70, 3), dtype=np.uint8)).save(folder / "a.png")
-    Image.fromarray(rng.integers(0, 256, (50, 30, 3), dtype=np.uint8)).save(folder / "sub" / "b.bmp")
+    Image.fromarray(rng.integers(0, 256, (50, 30, 3), dtype=np.uint8)).save(
+        folder / "sub" / "b.bmp"
+    )
     (folder / "broken.png").write_bytes(b"not a png")
 
 
@@ -43,7 +47,7 @@ def test_predict_end_to_end(tiny_checkpoint, tmp_path, capsys):
     assert "broken.png" in capsys.readouterr().err
     mask = Image.open(out / "masks" / "a.png")
     assert mask.mode == "P" and mask.size == (70, 40)  # original size restored
-    assert mask.getpalette()[: 9] == get_scheme("herlev3").flat_palette()[:9]
+    assert mask.getpalette()[:9] == get_scheme("herlev3").flat_palette()[:9]
     assert set(np.unique(np.asarray(mask))) <= {0, 1, 2}
     assert Image.open(out / "masks" / "sub" / "b.png").size == (30, 50)  # mirrors the folder layout
     assert Image.open(out / "overlays" / "a.png").mode == "RGB"
@@ -67,4 +71,18 @@ def test_predict_errors(tiny_checkpoint, tmp_path, capsys):
     assert "no input images" in capsys.readouterr().err
     assert main([str(tiny_checkpoint), str(inp), "--out", str(inp / "x"), "-r"]) == 2
     assert "input folder" in capsys.readouterr().err
-    assert main([str(tiny_checkpoint), str(inp), "--out", str(tmp_path / "s"), "-r", "--strict", "--device", "cpu"]) == 1
+    assert (
+        main(
+            [
+                str(tiny_checkpoint),
+                str(inp),
+                "--out",
+                str(tmp_path / "s"),
+                "-r",
+                "--strict",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 1
+    )

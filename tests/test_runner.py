@@ -21,8 +21,16 @@ def _notebook(path: Path, params: str, *cells: str) -> None:
     nb = nbformat.v4.new_notebook()
     pcell = nbformat.v4.new_code_cell(params)
     pcell.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell("# Test"), pcell, *(nbformat.v4.new_code_cell(c) for c in cells)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# Test"),
+        pcell,
+        *(nbformat.v4.new_code_cell(c) for c in cells),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -41,19 +49,38 @@ def project(tmp_path: Path) -> Path:
         "import json, os\nresult = {'n': n, 'lr': lr, 'flag': flag, 'out': out, 'cwd': os.getcwd(),"
         " 'hf': os.environ.get('HF_HUB_OFFLINE'), 'mpl': os.environ.get('MPLBACKEND')}",
         "print(json.dumps(result))",
+        "import matplotlib.pyplot as plt\nplt.plot([0, 1])\nplt.show()",
     )
-    _notebook(nbdir / "02_bad.ipynb", "n: int = 1  # a count", "x = n + 1", "raise ValueError('boom from cell')")
+    _notebook(
+        nbdir / "02_bad.ipynb",
+        "n: int = 1  # a count",
+        "x = n + 1",
+        "raise ValueError('boom from cell')",
+    )
     _notebook(nbdir / "03_after.ipynb", "n: int = 1  # a count", "print('after')")
-    _profile(nbdir / "profiles" / "01_ok.yaml", 'smoke: {n: 2, out: "{build}/runs/ok"}\ndefault: {}\nfull: {n: 99}\n')
+    _profile(
+        nbdir / "profiles" / "01_ok.yaml",
+        'smoke: {n: 2, out: "{build}/runs/ok"}\ndefault: {}\nfull: {n: 99}\n',
+    )
     _profile(nbdir / "profiles" / "02_bad.yaml", "smoke: {}\ndefault: {}\nfull: {}\n")
-    _profile(nbdir / "profiles" / "03_after.yaml", "depends_on: [02_bad]\nsmoke: {}\ndefault: {}\nfull: {}\n")
+    _profile(
+        nbdir / "profiles" / "03_after.yaml",
+        "depends_on: [02_bad]\nsmoke: {}\ndefault: {}\nfull: {}\n",
+    )
     return tmp_path
 
 
 def _run(project: Path, *args: str) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     env.pop("HF_HUB_OFFLINE", None)
-    cmd = [sys.executable, "-m", "papseg_utils", "run", "--notebooks-dir", str(project / "notebooks")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papseg_utils",
+        "run",
+        "--notebooks-dir",
+        str(project / "notebooks"),
+    ]
     cmd += ["--cwd", str(project), "--out", str(project / "out"), *args]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
 
@@ -78,8 +105,13 @@ def test_success_writes_copy_provenance_and_typed_parameters(project: Path) -> N
     assert printed["n"] == 2 and printed["lr"] == 0.5 and printed["flag"] is True
     assert printed["out"] == "out/runs/ok"
     assert Path(printed["cwd"]).resolve() == project.resolve()
-    assert printed["hf"] == "1" and printed["mpl"] == "Agg"
+    assert printed["hf"] == "1" and printed["mpl"] == runner.INLINE_BACKEND
     assert src.read_bytes() == before, "the source notebook must never be modified"
+    executed = nbformat.read(out / "01_ok.ipynb", as_version=4)
+    pngs = [
+        o for c in executed.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})
+    ]
+    assert len(pngs) == 1, "a plt.show() figure must be kept in the executed notebook"
 
     record = json.loads((out / "01_ok.provenance.json").read_text())
     assert record["status"] == "ok" and record["profile"] == "smoke"
@@ -93,7 +125,9 @@ def test_success_writes_copy_provenance_and_typed_parameters(project: Path) -> N
 
 
 def test_parse_overrides_types_values() -> None:
-    got = runner.parse_overrides([["a", "3"], ["b", "0.25"], ["c", "false"], ["d", "[1, 2]"], ["e", "unet"]])
+    got = runner.parse_overrides(
+        [["a", "3"], ["b", "0.25"], ["c", "false"], ["d", "[1, 2]"], ["e", "unet"]]
+    )
     assert got == {"a": 3, "b": 0.25, "c": False, "d": [1, 2], "e": "unet"}
     assert runner.parse_overrides([["f", "null"], ["g", "'3'"]]) == {"f": None, "g": "3"}
 
@@ -118,15 +152,27 @@ def test_undeclared_override_lists_declared(project: Path) -> None:
 
 
 def test_undeclared_profile_key_is_rejected(project: Path) -> None:
-    _profile(project / "notebooks" / "profiles" / "01_ok.yaml", "smoke: {size: 3}\ndefault: {}\nfull: {}\n")
+    _profile(
+        project / "notebooks" / "profiles" / "01_ok.yaml",
+        "smoke: {size: 3}\ndefault: {}\nfull: {}\n",
+    )
     with pytest.raises(runner.RunnerError, match=r"profile 'smoke' in 01_ok.yaml sets \['size'\]"):
-        runner.plan(["01_ok"], "smoke", {}, project / "out", notebooks_dir=project / "notebooks", cwd=project)
+        runner.plan(
+            ["01_ok"],
+            "smoke",
+            {},
+            project / "out",
+            notebooks_dir=project / "notebooks",
+            cwd=project,
+        )
 
 
 def test_missing_profile_file_names_it(project: Path) -> None:
     (project / "notebooks" / "profiles" / "02_bad.yaml").unlink()
     with pytest.raises(runner.RunnerError, match=r"02_bad.yaml is missing"):
-        runner.plan(None, "smoke", {}, project / "out", notebooks_dir=project / "notebooks", cwd=project)
+        runner.plan(
+            None, "smoke", {}, project / "out", notebooks_dir=project / "notebooks", cwd=project
+        )
 
 
 def test_failure_names_cell_keeps_others_and_skips_dependants(project: Path) -> None:
@@ -134,7 +180,10 @@ def test_failure_names_cell_keeps_others_and_skips_dependants(project: Path) -> 
     assert proc.returncode == 1
     err = proc.stderr
     assert "notebook 02_bad failed" in err
-    assert "failing cell: #3 of the source notebook" in err and "raise ValueError('boom from cell')" in err
+    assert (
+        "failing cell: #3 of the source notebook" in err
+        and "raise ValueError('boom from cell')" in err
+    )
     assert "ValueError: boom from cell" in err and "Traceback" in err
     assert "03_after skipped because its dependency 02_bad (failed)" in err
     out = project / "out"
@@ -149,21 +198,41 @@ def test_failure_names_cell_keeps_others_and_skips_dependants(project: Path) -> 
 
 def test_dependency_order_and_cycle(project: Path) -> None:
     nbdir = project / "notebooks"
-    _profile(nbdir / "profiles" / "01_ok.yaml", "depends_on: [03_after]\nsmoke: {}\ndefault: {}\nfull: {}\n")
-    jobs = runner.plan(["01_ok", "03_after"], "smoke", {}, project / "o", notebooks_dir=nbdir, cwd=project)
-    assert [j.stem for j in jobs] == ["03_after", "01_ok"]  # dependency first, whatever the order asked
-    _profile(nbdir / "profiles" / "02_bad.yaml", "depends_on: [01_ok]\nsmoke: {}\ndefault: {}\nfull: {}\n")
+    _profile(
+        nbdir / "profiles" / "01_ok.yaml",
+        "depends_on: [03_after]\nsmoke: {}\ndefault: {}\nfull: {}\n",
+    )
+    jobs = runner.plan(
+        ["01_ok", "03_after"], "smoke", {}, project / "o", notebooks_dir=nbdir, cwd=project
+    )
+    assert [j.stem for j in jobs] == [
+        "03_after",
+        "01_ok",
+    ]  # dependency first, whatever the order asked
+    _profile(
+        nbdir / "profiles" / "02_bad.yaml",
+        "depends_on: [01_ok]\nsmoke: {}\ndefault: {}\nfull: {}\n",
+    )
     with pytest.raises(runner.RunnerError, match="dependency cycle"):
         runner.plan(None, "smoke", {}, project / "o", notebooks_dir=nbdir, cwd=project)
 
 
 def test_timeout_kills_notebook(project: Path) -> None:
-    _notebook(project / "notebooks" / "04_slow.ipynb", "n: int = 1  # a count", "import time\ntime.sleep(60)")
-    _profile(project / "notebooks" / "profiles" / "04_slow.yaml", "smoke: {}\ndefault: {}\nfull: {}\n")
+    _notebook(
+        project / "notebooks" / "04_slow.ipynb",
+        "n: int = 1  # a count",
+        "import time\ntime.sleep(60)",
+    )
+    _profile(
+        project / "notebooks" / "profiles" / "04_slow.yaml", "smoke: {}\ndefault: {}\nfull: {}\n"
+    )
     proc = _run(project, "04_slow", "--profile", "smoke", "--timeout", "3")
     assert proc.returncode == 1
     record = json.loads((project / "out" / "04_slow.provenance.json").read_text())
-    assert record["status"] == "failed" and record["error"]["ename"] in ("CellTimeoutError", "TimeoutError")
+    assert record["status"] == "failed" and record["error"]["ename"] in (
+        "CellTimeoutError",
+        "TimeoutError",
+    )
     assert record["wall_s"] < 40
 
 
@@ -171,3 +240,17 @@ def test_cli_dispatch_reports_unknown_command(capsys: pytest.CaptureFixture[str]
     assert cli_main(["frobnicate"]) == 2
     assert "valid commands: run, book, predict, study" in capsys.readouterr().err
     assert cli_main(["--help"]) == 0
+
+
+def test_keep_going_runs_valid_notebooks_and_reports_invalid(project: Path) -> None:
+    _profile(
+        project / "notebooks" / "profiles" / "02_bad.yaml",
+        "smoke: {size: 3}\ndefault: {}\nfull: {}\n",
+    )
+    proc = _run(project, "--profile", "smoke", "--keep-going")
+    assert proc.returncode == 1
+    assert "notebook 02_bad invalid" in proc.stderr and "['size']" in proc.stderr
+    out = project / "out"
+    assert json.loads((out / "01_ok.provenance.json").read_text())["status"] == "ok"
+    assert json.loads((out / "02_bad.provenance.json").read_text())["status"] == "invalid"
+    assert json.loads((out / "03_after.provenance.json").read_text())["status"] == "skipped"

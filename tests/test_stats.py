@@ -6,7 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from papseg_utils.metrics.stats import bootstrap_ci, bootstrap_mean_ci, holm, paired_test, rank_biserial
+from papseg_utils.metrics.stats import (
+    bootstrap_ci,
+    bootstrap_mean_ci,
+    holm,
+    paired_test,
+    rank_biserial,
+)
 
 
 def test_bootstrap_percentile_covers_truth_at_nominal_rate():

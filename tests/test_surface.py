@@ -105,8 +105,14 @@ def test_equals_medpy_on_random_masks():
             spacing = float(rng.uniform(0.1, 2.0))
         s = surface_distances(pred, truth, spacing)
         ours = [s.hd95(), s.hd(), s.assd()]
-        ref = [mb.hd95(pred, truth, spacing), mb.hd(pred, truth, spacing), mb.assd(pred, truth, spacing)]
-        np.testing.assert_allclose(ours, ref, rtol=1e-9, atol=0, err_msg=f"case {checked}, {shape}, {spacing}")
+        ref = [
+            mb.hd95(pred, truth, spacing),
+            mb.hd(pred, truth, spacing),
+            mb.assd(pred, truth, spacing),
+        ]
+        np.testing.assert_allclose(
+            ours, ref, rtol=1e-9, atol=0, err_msg=f"case {checked}, {shape}, {spacing}"
+        )
         checked += 1
 
 
@@ -130,4 +136,6 @@ def test_spacing_scales_distances():
     pred, truth = squares(2)
     assert hd95(pred, truth, spacing=0.201) == pytest.approx(0.201 * hd95(pred, truth))
     # row spacing does not matter for a purely horizontal shift's column distances
-    assert hausdorff(pred, truth, spacing=(5.0, 0.5)) == pytest.approx(mb.hd(pred, truth, (5.0, 0.5)))
+    assert hausdorff(pred, truth, spacing=(5.0, 0.5)) == pytest.approx(
+        mb.hd(pred, truth, (5.0, 0.5))
+    )

@@ -62,8 +62,19 @@ class ThresholdData(Dataset):
 
 
 def _cfg(**kw):
-    base = dict(num_epochs=3, batch_size=4, lr=0.05, lr_encoder=0.05, loss="ce", device="cpu",
-                num_workers=0, progress=False, patience=None, max_grad_norm=None, schedule="constant")
+    base = dict(
+        num_epochs=3,
+        batch_size=4,
+        lr=0.05,
+        lr_encoder=0.05,
+        loss="ce",
+        device="cpu",
+        num_workers=0,
+        progress=False,
+        patience=None,
+        max_grad_norm=None,
+        schedule="constant",
+    )
     base.update(kw)
     return TrainConfig(**base)
 
@@ -75,7 +86,14 @@ def _weights(model):
 def test_fit_learns_and_writes_outputs(tmp_path):
     torch.manual_seed(0)
     model = TinyNet()
-    hist = fit(model, ThresholdData(32), ThresholdData(8, seed=1), _cfg(num_epochs=6), tmp_path, scheme=SCHEME)
+    hist = fit(
+        model,
+        ThresholdData(32),
+        ThresholdData(8, seed=1),
+        _cfg(num_epochs=6),
+        tmp_path,
+        scheme=SCHEME,
+    )
     df = hist.to_frame()
     assert list(df["epoch"]) == [1, 2, 3, 4, 5, 6]
     assert list(df["step"]) == [8, 16, 24, 32, 40, 48]  # 32 images / batch 4
@@ -83,9 +101,21 @@ def test_fit_learns_and_writes_outputs(tmp_path):
     assert df["val_mean_dice"].iloc[-1] > 0.8
     for c in SCHEME.classes:
         assert f"val_dice_{c}" in df
-    assert {"lr_encoder", "lr_decoder", "lr_decoder_no_decay", "encoder_frozen", "epoch_time_s"} <= set(df)
-    for f in ("history.csv", "history.json", "best/model.safetensors", "best/config.json",
-              "last/trainer_state.pt", "last/config.json"):
+    assert {
+        "lr_encoder",
+        "lr_decoder",
+        "lr_decoder_no_decay",
+        "encoder_frozen",
+        "epoch_time_s",
+    } <= set(df)
+    for f in (
+        "history.csv",
+        "history.json",
+        "best/model.safetensors",
+        "best/config.json",
+        "last/trainer_state.pt",
+        "last/config.json",
+    ):
         assert (tmp_path / f).is_file(), f
     assert hist.best_epoch == int(df["val_mean_dice"].idxmax()) + 1
     assert model.training is False
@@ -93,8 +123,14 @@ def test_fit_learns_and_writes_outputs(tmp_path):
 
 def test_resume_equals_uninterrupted_run(tmp_path):
     """Interrupt after epoch 2 of 4, resume from last/: same history and bit-identical weights."""
-    cfg = _cfg(num_epochs=4, schedule="cosine", warmup_steps=3, deterministic=True, max_grad_norm=1.0,
-               loss="dice_ce")
+    cfg = _cfg(
+        num_epochs=4,
+        schedule="cosine",
+        warmup_steps=3,
+        deterministic=True,
+        max_grad_norm=1.0,
+        loss="dice_ce",
+    )
     train, val = ThresholdData(16), ThresholdData(8, seed=1, ignore_border=True)
 
     torch.manual_seed(0)
@@ -113,8 +149,15 @@ def test_resume_equals_uninterrupted_run(tmp_path):
 
     torch.manual_seed(123)  # a different init: everything must come from the checkpoint
     resumed = TinyNet(dropout=0.2)
-    h_res = fit(resumed, train, val, cfg, tmp_path / "part", scheme=SCHEME,
-                resume_from=tmp_path / "part" / "last")
+    h_res = fit(
+        resumed,
+        train,
+        val,
+        cfg,
+        tmp_path / "part",
+        scheme=SCHEME,
+        resume_from=tmp_path / "part" / "last",
+    )
 
     drop = ["epoch_time_s"]
     a = h_full.to_frame().drop(columns=drop)
@@ -130,7 +173,14 @@ def test_same_seed_same_result_and_different_seed_differs(tmp_path):
     for i, seed in enumerate((0, 0, 1)):
         torch.manual_seed(0)
         m = TinyNet(dropout=0.2)
-        fit(m, ThresholdData(8), None, _cfg(num_epochs=1, seed=seed), tmp_path / str(i), scheme=SCHEME)
+        fit(
+            m,
+            ThresholdData(8),
+            None,
+            _cfg(num_epochs=1, seed=seed),
+            tmp_path / str(i),
+            scheme=SCHEME,
+        )
         out.append(_weights(m))
     assert all(torch.equal(out[0][k], out[1][k]) for k in out[0])
     assert not all(torch.equal(out[0][k], out[2][k]) for k in out[0])
@@ -145,8 +195,15 @@ def test_freeze_encoder_then_unfreeze(tmp_path):
     def grab(row):
         snap[row["epoch"]] = _weights(model)
 
-    hist = fit(model, ThresholdData(8), ThresholdData(4, seed=1), _cfg(num_epochs=2, freeze_epochs=1),
-               tmp_path, scheme=SCHEME, callbacks=[grab])
+    hist = fit(
+        model,
+        ThresholdData(8),
+        ThresholdData(4, seed=1),
+        _cfg(num_epochs=2, freeze_epochs=1),
+        tmp_path,
+        scheme=SCHEME,
+        callbacks=[grab],
+    )
     enc = [k for k in before if k.startswith("encoder.")]
     head = [k for k in before if k.startswith("head.")]
     # epoch 1: encoder (weights AND BatchNorm running stats) untouched, head trained
@@ -161,7 +218,14 @@ def test_freeze_encoder_then_unfreeze(tmp_path):
 
 def test_freeze_without_encoder_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no .encoder"):
-        fit(nn.Conv2d(3, 3, 1), ThresholdData(4), None, _cfg(freeze_epochs=1), tmp_path, scheme=SCHEME)
+        fit(
+            nn.Conv2d(3, 3, 1),
+            ThresholdData(4),
+            None,
+            _cfg(freeze_epochs=1),
+            tmp_path,
+            scheme=SCHEME,
+        )
 
 
 def test_gradient_accumulation_matches_large_batch(tmp_path):
@@ -170,23 +234,41 @@ def test_gradient_accumulation_matches_large_batch(tmp_path):
     for i, (bs, acc) in enumerate(((8, 1), (2, 4))):
         torch.manual_seed(0)
         m = TinyNet(bn=False)
-        h = fit(m, ThresholdData(16), None, _cfg(num_epochs=2, batch_size=bs, accumulate_steps=acc,
-                                                 max_grad_norm=0.5), tmp_path / str(i), scheme=SCHEME)
+        h = fit(
+            m,
+            ThresholdData(16),
+            None,
+            _cfg(num_epochs=2, batch_size=bs, accumulate_steps=acc, max_grad_norm=0.5),
+            tmp_path / str(i),
+            scheme=SCHEME,
+        )
         assert list(h.to_frame()["step"]) == [2, 4]
         res.append(_weights(m))
     assert all(torch.allclose(res[0][k], res[1][k], atol=1e-5) for k in res[0])
 
 
 def test_max_steps_per_epoch_and_history_steps(tmp_path):
-    h = fit(TinyNet(), ThresholdData(16), ThresholdData(4), _cfg(num_epochs=2, max_steps_per_epoch=1,
-            accumulate_steps=1), tmp_path, scheme=SCHEME)
+    h = fit(
+        TinyNet(),
+        ThresholdData(16),
+        ThresholdData(4),
+        _cfg(num_epochs=2, max_steps_per_epoch=1, accumulate_steps=1),
+        tmp_path,
+        scheme=SCHEME,
+    )
     assert list(h.to_frame()["step"]) == [1, 2]
 
 
 def test_early_stopping(tmp_path):
     """lr tiny and constant: no improvement beyond min_delta, so it stops after patience rounds."""
-    h = fit(TinyNet(), ThresholdData(8), ThresholdData(4, seed=1),
-            _cfg(num_epochs=10, lr=1e-9, lr_encoder=1e-9, patience=2, min_delta=0.01), tmp_path, scheme=SCHEME)
+    h = fit(
+        TinyNet(),
+        ThresholdData(8),
+        ThresholdData(4, seed=1),
+        _cfg(num_epochs=10, lr=1e-9, lr_encoder=1e-9, patience=2, min_delta=0.01),
+        tmp_path,
+        scheme=SCHEME,
+    )
     assert h.stop_reason == "early_stopping"
     assert len(h.rows) == 3 and h.best_epoch == 1
 
@@ -217,10 +299,17 @@ def test_param_groups_lr_and_no_decay():
     groups = {g["name"]: g for g in param_groups(m, lr=1e-3, lr_encoder=1e-4, weight_decay=0.05)}
     assert set(groups) == {"encoder", "encoder_no_decay", "decoder", "decoder_no_decay"}
     assert groups["encoder"]["lr"] == 1e-4 and groups["decoder"]["lr"] == 1e-3
-    assert groups["encoder_no_decay"]["weight_decay"] == 0.0 and groups["encoder"]["weight_decay"] == 0.05
+    assert (
+        groups["encoder_no_decay"]["weight_decay"] == 0.0
+        and groups["encoder"]["weight_decay"] == 0.05
+    )
     ids = lambda name: {id(p) for p in groups[name]["params"]}  # noqa: E731
     assert ids("encoder") == {id(m.encoder[0].weight)}
-    assert ids("encoder_no_decay") == {id(m.encoder[0].bias), id(m.encoder[1].weight), id(m.encoder[1].bias)}
+    assert ids("encoder_no_decay") == {
+        id(m.encoder[0].bias),
+        id(m.encoder[1].weight),
+        id(m.encoder[1].bias),
+    }
     assert ids("decoder") == {id(m.head.weight)} and ids("decoder_no_decay") == {id(m.head.bias)}
 
 
@@ -229,7 +318,9 @@ def test_lr_schedule_known_values():
     assert lr_factor(9, 100, warmup_steps=10) == pytest.approx(1.0)
     assert lr_factor(10, 100, warmup_steps=10, schedule="cosine") == pytest.approx(1.0)
     assert lr_factor(55, 100, warmup_steps=10, schedule="cosine") == pytest.approx(0.5)
-    assert lr_factor(100, 100, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1) == pytest.approx(0.1)
+    assert lr_factor(
+        100, 100, warmup_steps=10, schedule="cosine", min_lr_ratio=0.1
+    ) == pytest.approx(0.1)
     assert lr_factor(50, 100, schedule="poly", power=1.0) == pytest.approx(0.5)
     assert lr_factor(70, 100, schedule="constant") == 1.0
 
@@ -243,7 +334,9 @@ def test_sharded_batch_sampler_splits_global_batches():
     s = ShardedBatchSampler(10, 4, seed=3)
     s.set_epoch(1)
     assert list(s) != whole
-    assert list(ShardedBatchSampler(3, 8)) == [[0, 1, 2]] or len(list(ShardedBatchSampler(3, 8))) == 1
+    assert (
+        list(ShardedBatchSampler(3, 8)) == [[0, 1, 2]] or len(list(ShardedBatchSampler(3, 8))) == 1
+    )
     with pytest.raises(ValueError, match="multiple of the number of processes"):
         ShardedBatchSampler(10, 3, world_size=2)
 
@@ -284,4 +377,56 @@ def test_config_and_device_errors():
 
 def test_wrong_num_classes_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="3 classes"):
-        fit(TinyNet(num_classes=5), ThresholdData(4), None, _cfg(num_epochs=1), tmp_path, scheme=SCHEME)
+        fit(
+            TinyNet(num_classes=5),
+            ThresholdData(4),
+            None,
+            _cfg(num_epochs=1),
+            tmp_path,
+            scheme=SCHEME,
+        )
+
+
+def _architecture_params():
+    try:
+        from papseg_utils.models import list_models
+    except ImportError:  # pragma: no cover
+        return []
+    return list_models()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("architecture", _architecture_params())
+def test_notebook_every_architecture(architecture, tmp_path):
+    """The fine-tuning chapter trains every registered architecture (smoke profile, random init)."""
+    import os
+    from pathlib import Path
+
+    import papermill as pm
+    import yaml
+
+    from papseg_utils.models import model_table
+
+    repo = Path(__file__).resolve().parents[1]
+    profile = yaml.safe_load((repo / "notebooks/profiles/06_fine_tuning.yaml").read_text())["smoke"]
+    table = model_table().set_index("model")
+    lite0 = "tf_efficientnet_lite0" in str(table.loc[architecture, "offline"])
+    params = {
+        **profile,
+        "architecture": architecture,
+        "pretrained": "none",
+        "encoder": "tf_efficientnet_lite0" if lite0 else "default",
+        "output_dir": str(tmp_path / "run"),
+    }
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    pm.execute_notebook(
+        str(repo / "notebooks/06_fine_tuning.ipynb"),
+        str(tmp_path / "out.ipynb"),
+        parameters=params,
+        cwd=str(repo),
+        kernel_name="python3",
+        progress_bar=False,
+    )
+    cfg = __import__("json").loads((tmp_path / "run/best/config.json").read_text())
+    assert cfg["architecture"] == architecture and cfg["num_classes"] == 5
+    assert (tmp_path / "run/history.csv").is_file()

@@ -36,7 +36,7 @@ import numpy as np
 from papseg_utils.data.base import Sample
 from papseg_utils.data.errors import DataLayoutError, DatasetNotFoundError, SizeMismatchError
 from papseg_utils.data.io import read_image, read_label_mask
-from papseg_utils.labels import LabelScheme
+from papseg_utils.labels import get_scheme
 
 logger = logging.getLogger(__name__)
 
@@ -54,13 +54,8 @@ SPLITS: dict[str, tuple[str, str]] = {
 IMAGE_SUFFIXES: tuple[str, ...] = (".jpg", ".jpeg", ".png")
 MASK_SUFFIXES: tuple[str, ...] = (".png",)
 
-CELLS = LabelScheme(
-    "cells",
-    ("background", "cell"),
-    ((0, 0, 0), (0, 158, 115)),
-    "Binary cell vs background (APACS23 masks)",
-)
-"""Binary scheme of APACS23 masks (not in ``labels.SCHEMES``; see the report)."""
+CELLS = get_scheme("cells")
+"""Binary scheme of APACS23 masks (from :mod:`papseg_utils.labels`)."""
 
 LAYOUT_HELP = (
     "Expected layout: <root>/training/APACS23_Training_Input/*.jpg with "

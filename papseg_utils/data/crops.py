@@ -77,16 +77,16 @@ class FieldRef:
             return self.sample.image, self.sample.mask
         if self.image_path is None:
             raise ValueError(f"FieldRef {self.name!r} has neither a sample nor an image_path")
-        image = read_image(self.image_path)
-        if self.mask_builder is not None:
-            mask = np.asarray(self.mask_builder(image), dtype=np.uint8)
-        elif self.mask_path is not None:
-            mask = read_label_mask(self.mask_path)
-        else:
+        if self.mask_builder is None and self.mask_path is None:
             raise ValueError(
                 f"{self.image_path}: no mask_path or mask_builder; give one of them "
                 "(use mask_builder=lambda im: np.zeros(im.shape[:2], np.uint8) for unlabeled data)"
             )
+        image = read_image(self.image_path)
+        if self.mask_builder is not None:
+            mask = np.asarray(self.mask_builder(image), dtype=np.uint8)
+        else:
+            mask = read_label_mask(self.mask_path)
         if mask.shape != image.shape[:2]:
             raise ValueError(
                 f"{self.mask_path or self.image_path}: mask {mask.shape} does not match image "

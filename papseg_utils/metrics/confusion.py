@@ -89,6 +89,13 @@ def per_image_counts(
     """
     if len(preds) != len(masks):
         raise ValueError(f"{len(preds)} predictions but {len(masks)} masks")
-    return np.stack(
-        [confusion_matrix(p, m, num_classes, ignore_index) for p, m in zip(preds, masks, strict=True)]
-    ) if len(preds) else np.zeros((0, num_classes, num_classes), np.int64)
+    return (
+        np.stack(
+            [
+                confusion_matrix(p, m, num_classes, ignore_index)
+                for p, m in zip(preds, masks, strict=True)
+            ]
+        )
+        if len(preds)
+        else np.zeros((0, num_classes, num_classes), np.int64)
+    )

@@ -62,7 +62,9 @@ def _as_list(arrays, what: str) -> list[np.ndarray]:
         if arrays.ndim == 2:
             return [arrays]
         if arrays.ndim != 3:
-            raise ValueError(f"{what}: expected (H, W) or (N, H, W) arrays, got shape {arrays.shape}")
+            raise ValueError(
+                f"{what}: expected (H, W) or (N, H, W) arrays, got shape {arrays.shape}"
+            )
         return list(arrays)
     return [np.asarray(a) for a in arrays]
 
@@ -142,7 +144,9 @@ def evaluate(
         scheme.check(pred, where=f"prediction of {name!r}")
         scheme.check(mask, where=f"mask of {name!r}")
         if np.any(pred == scheme.ignore_index):
-            raise ValueError(f"prediction of {name!r} contains the ignore label {scheme.ignore_index}")
+            raise ValueError(
+                f"prediction of {name!r} contains the ignore label {scheme.ignore_index}"
+            )
         keep = mask != scheme.ignore_index
         counts = class_counts(confusion_matrix(pred, mask, scheme.num_classes, scheme.ignore_index))
         overlap = overlap_from_counts(counts["tp"], counts["fp"], counts["fn"])
@@ -233,7 +237,9 @@ def summarise(
             index="class", columns="metric", values="value", aggfunc="sum", sort=False
         )
         n_img = df[df.metric == "tp"].groupby("class", sort=False).size()
-        ov = overlap_from_counts(counts["tp"].to_numpy(), counts["fp"].to_numpy(), counts["fn"].to_numpy())
+        ov = overlap_from_counts(
+            counts["tp"].to_numpy(), counts["fp"].to_numpy(), counts["fn"].to_numpy()
+        )
         out = pd.DataFrame(
             [
                 (cls, m, float(ov[m][i]), "fraction", int(n_img[cls]), 0)
@@ -266,4 +272,6 @@ def summarise(
 def wide(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Pivot the tidy table to one row per image x class and one column per metric."""
     sub = df if metrics is None else df[df.metric.isin(metrics)]
-    return sub.pivot_table(index=["image", "class"], columns="metric", values="value", sort=False, dropna=False).reset_index()
+    return sub.pivot_table(
+        index=["image", "class"], columns="metric", values="value", sort=False, dropna=False
+    ).reset_index()

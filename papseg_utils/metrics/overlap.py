@@ -49,7 +49,11 @@ def dice_score(pred: np.ndarray, truth: np.ndarray) -> float:
     pred = np.asarray(pred, dtype=bool)
     truth = np.asarray(truth, dtype=bool)
     tp = np.count_nonzero(pred & truth)
-    return float(overlap_from_counts(tp, np.count_nonzero(pred & ~truth), np.count_nonzero(~pred & truth))["dice"])
+    return float(
+        overlap_from_counts(tp, np.count_nonzero(pred & ~truth), np.count_nonzero(~pred & truth))[
+            "dice"
+        ]
+    )
 
 
 def iou_score(pred: np.ndarray, truth: np.ndarray) -> float:
@@ -57,4 +61,8 @@ def iou_score(pred: np.ndarray, truth: np.ndarray) -> float:
     pred = np.asarray(pred, dtype=bool)
     truth = np.asarray(truth, dtype=bool)
     tp = np.count_nonzero(pred & truth)
-    return float(overlap_from_counts(tp, np.count_nonzero(pred & ~truth), np.count_nonzero(~pred & truth))["iou"])
+    return float(
+        overlap_from_counts(tp, np.count_nonzero(pred & ~truth), np.count_nonzero(~pred & truth))[
+            "iou"
+        ]
+    )

@@ -88,9 +88,20 @@ def bootstrap_ci(
         vals = g["value"].to_numpy(dtype=np.float64)
         mean, lo, hi = bootstrap_mean_ci(vals, n_boot, confidence, seed, method)
         rows.append(
-            (cls, metric, mean, lo, hi, g["unit"].iloc[0], int((~np.isnan(vals)).sum()), int(np.isnan(vals).sum()))
+            (
+                cls,
+                metric,
+                mean,
+                lo,
+                hi,
+                g["unit"].iloc[0],
+                int((~np.isnan(vals)).sum()),
+                int(np.isnan(vals).sum()),
+            )
         )
-    out = pd.DataFrame(rows, columns=["class", "metric", "mean", "low", "high", "unit", "n", "n_nan"])
+    out = pd.DataFrame(
+        rows, columns=["class", "metric", "mean", "low", "high", "unit", "n", "n_nan"]
+    )
     out["reduction"] = "image"
     out["confidence"] = confidence
     out["method"] = method
@@ -173,7 +184,10 @@ def paired_from_tables(
     df_a: pd.DataFrame, df_b: pd.DataFrame, metric: str, cls: str, **kwargs
 ) -> PairedResult:
     """:func:`paired_test` on one metric and class of two tidy tables, matched by image name."""
-    sel = [(d[(d.metric == metric) & (d["class"] == cls)].set_index("image")["value"]) for d in (df_a, df_b)]
+    sel = [
+        (d[(d.metric == metric) & (d["class"] == cls)].set_index("image")["value"])
+        for d in (df_a, df_b)
+    ]
     joined = pd.concat(sel, axis=1, keys=["a", "b"], join="inner")
     if joined.empty:
         raise ValueError(f"no images in common for metric {metric!r}, class {cls!r}")

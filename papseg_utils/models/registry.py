@@ -82,7 +82,9 @@ def _smp_repo(name: str) -> str:
 def _encoders() -> dict[str, EncoderInfo]:
     enc: dict[str, EncoderInfo] = {}
     for r in ("resnet18", "resnet34", "resnet50"):
-        enc[r] = EncoderInfo(r, r, IMAGENET_MEAN, IMAGENET_STD, {"imagenet": f"hf://smp-hub/{r}.imagenet"})
+        enc[r] = EncoderInfo(
+            r, r, IMAGENET_MEAN, IMAGENET_STD, {"imagenet": f"hf://smp-hub/{r}.imagenet"}
+        )
     for k in (0, 1, 2):
         a = f"tf_efficientnet_lite{k}"
         enc[a] = EncoderInfo(
@@ -91,7 +93,9 @@ def _encoders() -> dict[str, EncoderInfo]:
         )  # fmt: skip
     for k in range(6):
         a = f"pvt_v2_b{k}"
-        enc[a] = EncoderInfo(a, f"tu-{a}", IMAGENET_MEAN, IMAGENET_STD, {"imagenet": f"hf://timm/{a}.in1k"})
+        enc[a] = EncoderInfo(
+            a, f"tu-{a}", IMAGENET_MEAN, IMAGENET_STD, {"imagenet": f"hf://timm/{a}.in1k"}
+        )
     from .segformer import ADE20K_REPOS, IMAGENET_REPOS
 
     for k in range(6):
@@ -161,7 +165,9 @@ def _segformer(encoder: EncoderInfo, num_classes: int, **kw) -> nn.Module:
     cfg = segformer_config(encoder.impl_name, num_classes)
     for k, v in kw.items():
         if not hasattr(cfg, k):
-            raise ModelConfigError(f"segformer: unknown keyword {k!r} (not a SegformerConfig field)")
+            raise ModelConfigError(
+                f"segformer: unknown keyword {k!r} (not a SegformerConfig field)"
+            )
         setattr(cfg, k, v)
     return SegFormer(SegformerForSemanticSegmentation(cfg))
 
@@ -216,7 +222,12 @@ def _resolve(name: str, encoder: str | None) -> tuple[Architecture, EncoderInfo]
 
 
 def _looks_like_path(s: str) -> bool:
-    return "/" in s or "\\" in s or s.endswith((".safetensors", ".pth", ".pt", ".bin")) or Path(s).exists()
+    return (
+        "/" in s
+        or "\\" in s
+        or s.endswith((".safetensors", ".pth", ".pt", ".bin"))
+        or Path(s).exists()
+    )
 
 
 def build_model(
@@ -264,7 +275,9 @@ def build_model(
         try:
             model = arch.builder(enc, num_classes, **kwargs)
         except TypeError as err:
-            raise ModelConfigError(f"model {name!r}: bad keyword arguments {sorted(kwargs)}: {err}") from err
+            raise ModelConfigError(
+                f"model {name!r}: bad keyword arguments {sorted(kwargs)}: {err}"
+            ) from err
         if is_path:
             source, sha = _load_local(model, enc, Path(pretrained))
         elif pretrained == "imagenet":
@@ -278,7 +291,9 @@ def build_model(
         implementation=arch.implementation, size_multiple=arch.size_multiple,
         fixed_input_size=fixed, kwargs=dict(kwargs),
     )  # fmt: skip
-    log.info("built %s/%s (%s, %.1f M params)", name, enc.name, source, model.papseg_spec.params / 1e6)
+    log.info(
+        "built %s/%s (%s, %.1f M params)", name, enc.name, source, model.papseg_spec.params / 1e6
+    )
     return model
 
 
@@ -329,8 +344,13 @@ def _segformer_pretrained(enc: EncoderInfo, pretrained: str, num_classes: int, k
     finally:
         hf_logging.set_verbosity(verbosity)
     want = MIT_CONFIGS[enc.impl_name]
-    if list(hf.config.hidden_sizes) != want["hidden_sizes"] or list(hf.config.depths) != want["depths"]:
-        raise WeightsUnavailableError(f"{repo} is not a MiT-{enc.impl_name} model; pick the matching encoder")
+    if (
+        list(hf.config.hidden_sizes) != want["hidden_sizes"]
+        or list(hf.config.depths) != want["depths"]
+    ):
+        raise WeightsUnavailableError(
+            f"{repo} is not a MiT-{enc.impl_name} model; pick the matching encoder"
+        )
     hf.train()
     part = hf.segformer.state_dict() if pretrained != "ade20k" else {
         k: v for k, v in hf.state_dict().items() if not k.startswith("decode_head.classifier")
@@ -352,7 +372,9 @@ def _load_local(model: nn.Module, enc: EncoderInfo, path: Path) -> tuple[str, st
         loaded = pw.load_into(model, state, str(path))
     elif keys == enc_keys:
         loaded = pw.load_into(model.encoder, state, str(path))
-    elif any(k.startswith("_blocks.") for k in keys) and enc.name.startswith("tf_efficientnet_lite"):
+    elif any(k.startswith("_blocks.") for k in keys) and enc.name.startswith(
+        "tf_efficientnet_lite"
+    ):
         import timm
 
         timm_model = timm.create_model(enc.name, pretrained=False)

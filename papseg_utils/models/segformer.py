@@ -16,9 +16,21 @@ MIT_CONFIGS: dict[str, dict] = {
     "b0": {"depths": [2, 2, 2, 2], "hidden_sizes": [32, 64, 160, 256], "decoder_hidden_size": 256},
     "b1": {"depths": [2, 2, 2, 2], "hidden_sizes": [64, 128, 320, 512], "decoder_hidden_size": 256},
     "b2": {"depths": [3, 4, 6, 3], "hidden_sizes": [64, 128, 320, 512], "decoder_hidden_size": 768},
-    "b3": {"depths": [3, 4, 18, 3], "hidden_sizes": [64, 128, 320, 512], "decoder_hidden_size": 768},
-    "b4": {"depths": [3, 8, 27, 3], "hidden_sizes": [64, 128, 320, 512], "decoder_hidden_size": 768},
-    "b5": {"depths": [3, 6, 40, 3], "hidden_sizes": [64, 128, 320, 512], "decoder_hidden_size": 768},
+    "b3": {
+        "depths": [3, 4, 18, 3],
+        "hidden_sizes": [64, 128, 320, 512],
+        "decoder_hidden_size": 768,
+    },
+    "b4": {
+        "depths": [3, 8, 27, 3],
+        "hidden_sizes": [64, 128, 320, 512],
+        "decoder_hidden_size": 768,
+    },
+    "b5": {
+        "depths": [3, 6, 40, 3],
+        "hidden_sizes": [64, 128, 320, 512],
+        "decoder_hidden_size": 768,
+    },
 }
 
 ADE20K_REPOS = {

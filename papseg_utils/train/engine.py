@@ -609,7 +609,7 @@ def _fit(
 def _norm_extra(ds) -> dict:
     out = {}
     for obj in (ds, getattr(ds, "dataset", None)):
-        for key in ("mean", "std", "image_size"):
+        for key in ("image_size",):
             if key not in out and getattr(obj, key, None) is not None:
                 out[key] = getattr(obj, key)
     return out

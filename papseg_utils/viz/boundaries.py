@@ -58,7 +58,10 @@ def plot_contour_comparison(
         colour = scheme.colour(c, 1.0)
         _contours(ax, truth == c, colour, "-", linewidth)
         _contours(ax, pred == c, colour, (0, (3, 2)), linewidth)
-    handles = [Patch(color=scheme.colour(c, 1.0), label=scheme.label(c)) for c in range(1, scheme.num_classes)]
+    handles = [
+        Patch(color=scheme.colour(c, 1.0), label=scheme.label(c))
+        for c in range(1, scheme.num_classes)
+    ]
     handles += [
         Line2D([], [], color="k", linestyle="-", label="truth"),
         Line2D([], [], color="k", linestyle=(0, (3, 2)), label="prediction"),
@@ -71,7 +74,9 @@ def plot_contour_comparison(
     return fig
 
 
-def error_map(truth: np.ndarray, pred: np.ndarray, class_id: int, ignore_index: int = 255) -> np.ndarray:
+def error_map(
+    truth: np.ndarray, pred: np.ndarray, class_id: int, ignore_index: int = 255
+) -> np.ndarray:
     """Per-pixel outcome for one class: (H, W) uint8, 0 TN, 1 TP, 2 FP, 3 FN, 4 ignored."""
     t, p = truth == class_id, pred == class_id
     out = np.zeros(truth.shape, np.uint8)
@@ -94,7 +99,9 @@ def plot_error_maps(
     scheme = get_scheme(scheme)
     classes = list(range(1, scheme.num_classes))
     if axes is None:
-        fig, axes = plt.subplots(1, len(classes), figsize=(3.4 * len(classes), 3.6), layout="constrained")
+        fig, axes = plt.subplots(
+            1, len(classes), figsize=(3.4 * len(classes), 3.6), layout="constrained"
+        )
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
@@ -184,9 +191,13 @@ def plot_dice_vs_hd95(example: dict | None = None) -> Figure:
     """Figure of :func:`dice_vs_hd95_example`: same Dice, different HD95 (values in the titles)."""
     ex = example or dice_vs_hd95_example()
     fig, axes = plt.subplots(1, 2, figsize=(8, 4.3), layout="constrained")
-    for ax, key, label in zip(axes, ("near", "far"), ("extra block touching", "extra block far away"), strict=True):
+    for ax, key, label in zip(
+        axes, ("near", "far"), ("extra block touching", "extra block far away"), strict=True
+    ):
         m = ex["metrics"][key]
-        _mask_panel(ax, ex["truth"], ex[key], f"{label}\nDice {m['dice']:.3f}, HD95 {m['hd95']:.1f} px")
+        _mask_panel(
+            ax, ex["truth"], ex[key], f"{label}\nDice {m['dice']:.3f}, HD95 {m['hd95']:.1f} px"
+        )
     axes[1].legend(
         handles=[
             Patch(color=(0.0, 0.447, 0.698), label="correct"),
@@ -204,8 +215,17 @@ def plot_hd_vs_hd95(example: dict | None = None) -> Figure:
     """Figure of :func:`hd_vs_hd95_example`: one outlier pixel moves HD, not HD95."""
     ex = example or hd_vs_hd95_example()
     fig, axes = plt.subplots(1, 2, figsize=(8, 4.3), layout="constrained")
-    for ax, key, label in zip(axes, ("clean", "outlier"), ("shifted 2 px", "shifted 2 px + 1 stray pixel"), strict=True):
+    for ax, key, label in zip(
+        axes, ("clean", "outlier"), ("shifted 2 px", "shifted 2 px + 1 stray pixel"), strict=True
+    ):
         m = ex["metrics"][key]
-        _mask_panel(ax, ex["truth"], ex[key], f"{label}\nHD {m['hd']:.1f} px, HD95 {m['hd95']:.1f} px")
+        _mask_panel(
+            ax, ex["truth"], ex[key], f"{label}\nHD {m['hd']:.1f} px, HD95 {m['hd95']:.1f} px"
+        )
+    ys, xs = np.nonzero(ex["outlier"] & ~ex["clean"])
+    axes[1].scatter(xs, ys, s=160, facecolors="none", edgecolors=FP_COLOUR, linewidths=1.5)
+    axes[1].annotate(
+        "stray pixel", (xs[0], ys[0]), xytext=(xs[0] + 12, ys[0] + 10), fontsize="small"
+    )
     fig.suptitle("HD is the single worst boundary pixel; HD95 ignores the worst 5 %")
     return fig

@@ -1,0 +1,119 @@
+"""Figures of a training run: learning curves and validation predictions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.train.history import History
+
+
+def plot_history(
+    history: History | pd.DataFrame, scheme: str | LabelScheme, title: str | None = None
+) -> Figure:
+    """Three panels: train/val loss, validation Dice per class (class colours), learning rates.
+
+    Parameters
+    ----------
+    history : History or its DataFrame (columns as written by ``fit``).
+    scheme : label scheme of the run (for class names and colours).
+    """
+    scheme = get_scheme(scheme)
+    df = history.to_frame() if isinstance(history, History) else history
+    if df.empty:
+        raise ValueError("plot_history: the history has no epochs")
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    ax = axes[0]
+    ax.plot(df["epoch"], df["train_loss"], "o-", label="train", color="0.2")
+    if df["val_loss"].notna().any():
+        ax.plot(df["epoch"], df["val_loss"], "s--", label="validation", color="0.55")
+    ax.set(title="Loss", xlabel="epoch", ylabel="loss")
+    ax.legend(frameon=False)
+    ax = axes[1]
+    for c in range(1, scheme.num_classes):
+        col = f"val_dice_{scheme.classes[c]}"
+        if col in df and df[col].notna().any():
+            colour = scheme.colour(c, 1.0)
+            ax.plot(
+                df["epoch"],
+                df[col],
+                "o-",
+                color=colour,
+                label=scheme.label(c),
+                markeredgecolor="0.2",
+                markeredgewidth=0.5,
+            )
+    if df["val_mean_dice"].notna().any():
+        ax.plot(df["epoch"], df["val_mean_dice"], "k--", label="mean (foreground)")
+    ax.set(title="Validation Dice per class", xlabel="epoch", ylabel="Dice", ylim=(0, 1.02))
+    ax.legend(frameon=False, fontsize="small")
+    ax = axes[2]
+    # the no-decay groups share their part's learning rate: one curve per part
+    for col in [c for c in df if c.startswith("lr_") and not c.endswith("_no_decay")]:
+        ax.plot(df["step"], df[col], "o-", label=col[3:].replace("_", " "), markersize=3)
+    frozen = df.get("encoder_frozen")
+    if frozen is not None and frozen.any():
+        last_frozen = df.loc[frozen.astype(bool), "step"].max()
+        ax.axvspan(0, last_frozen, color="0.9", label="encoder frozen")
+    ax.set(title="Learning rate", xlabel="optimiser step", ylabel="lr")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    ax.legend(frameon=False, fontsize="small")
+    for ax in axes[:2]:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_predictions(
+    images: Sequence[np.ndarray],
+    masks: Sequence[np.ndarray],
+    preds: Sequence[np.ndarray],
+    scheme: str | LabelScheme,
+    names: Sequence[str] | None = None,
+    dice: Sequence[float] | None = None,
+    panel_size: float = 2.4,
+) -> Figure:
+    """Rows of image | ground truth | prediction, masks overlaid in class colours.
+
+    Parameters
+    ----------
+    images : (H, W, 3) uint8 each.
+    masks, preds : (H, W) integer labels each (IGNORE_INDEX allowed in masks).
+    names : row titles; dice : optional mean foreground Dice per row (shown in the title).
+    """
+    from papseg_utils.viz.samples import add_class_legend, overlay
+
+    scheme = get_scheme(scheme)
+    n = len(images)
+    if n == 0 or len(masks) != n or len(preds) != n:
+        raise ValueError(
+            f"plot_predictions: need equally many images, masks, preds; got {n}, {len(masks)}, {len(preds)}"
+        )
+    fig, axes = plt.subplots(n, 3, figsize=(3 * panel_size, n * panel_size + 0.7), squeeze=False)
+    for r in range(n):
+        panels = (
+            images[r],
+            overlay(images[r], masks[r], scheme),
+            overlay(images[r], preds[r], scheme),
+        )
+        for c, (ax, img) in enumerate(zip(axes[r], panels, strict=True)):
+            ax.imshow(img)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(("image", "ground truth", "prediction")[c])
+        label = names[r] if names is not None else f"#{r}"
+        if dice is not None:
+            label += f"\nDice {dice[r]:.2f}"
+        axes[r, 0].set_ylabel(label, fontsize="small")
+    add_class_legend(fig, scheme, bbox_to_anchor=(0.5, 0.0))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig

@@ -1,0 +1,183 @@
+"""Plots for the augmentation chapter: transforms and policies with mask contours.
+
+Each panel shows an augmented image with the augmented mask drawn over it as
+class-coloured contours (palette from :mod:`papseg_utils.labels`), and pixels
+the mask marks ``IGNORE_INDEX`` (padding, dropout holes) shaded gray, so a
+reader sees at a glance whether image and mask still agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import albumentations as A
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
+from papseg_utils.labels import IGNORE_COLOUR, IGNORE_INDEX, LabelScheme, get_scheme
+from papseg_utils.viz.samples import add_class_legend, plot_contours
+
+
+def show_augmented(
+    ax: plt.Axes,
+    image: np.ndarray,
+    mask: np.ndarray,
+    scheme: str | LabelScheme,
+    title: str = "",
+    linewidth: float = 1.0,
+) -> plt.Axes:
+    """Draw ``image`` (H, W, 3) uint8 with ``mask`` (H, W) contours and gray ignore pixels."""
+    ax.imshow(image)
+    ignore = np.asarray(mask) == IGNORE_INDEX
+    if ignore.any():
+        rgba = np.zeros((*ignore.shape, 4), np.float32)
+        rgba[ignore] = (*(np.array(IGNORE_COLOUR) / 255), 0.75)
+        ax.imshow(rgba)
+    plot_contours(ax, np.where(ignore, 0, mask), scheme, linewidth=linewidth)
+    ax.set_title(title, fontsize="small")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return ax
+
+
+def _grid(n: int, ncols: int, panel: float) -> tuple[Figure, np.ndarray]:
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.8), squeeze=False
+    )
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    return fig, axes.ravel()
+
+
+def show_transforms(
+    image: np.ndarray,
+    mask: np.ndarray,
+    scheme: str | LabelScheme,
+    transforms: Sequence[tuple[str, Callable[..., dict]]],
+    seed: int = 0,
+    ncols: int = 5,
+    panel: float = 2.4,
+    title: str = "",
+) -> Figure:
+    """One panel per transform (``(name, transform)`` pairs), the original first.
+
+    Each transform is applied once to (image, mask) with its RNG seeded by
+    ``seed``. Returns the figure.
+    """
+    scheme = get_scheme(scheme)
+    fig, axes = _grid(len(transforms) + 1, ncols, panel)
+    show_augmented(axes[0], image, mask, scheme, "original")
+    for ax, (name, t) in zip(axes[1:], transforms, strict=False):
+        if isinstance(t, A.BasicTransform | A.BaseCompose):
+            t.set_random_seed(seed)
+        out = t(image=image, mask=mask)
+        show_augmented(ax, out["image"], out["mask"], scheme, name)
+    h, w = mask.shape
+    fig.suptitle(title or f"One draw of each transform ({w}x{h} px, contours = mask)")
+    add_class_legend(fig, scheme, include_ignore=True, loc="lower center")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def show_policy(
+    image: np.ndarray,
+    mask: np.ndarray,
+    scheme: str | LabelScheme,
+    policy: Callable[..., dict],
+    n: int = 8,
+    ncols: int = 4,
+    panel: float = 2.4,
+    title: str = "",
+) -> Figure:
+    """``n`` random draws of ``policy`` on one (image, mask) pair, the original first."""
+    scheme = get_scheme(scheme)
+    fig, axes = _grid(n + 1, ncols, panel)
+    show_augmented(axes[0], image, mask, scheme, "original")
+    for i, ax in enumerate(axes[1 : n + 1], start=1):
+        out = policy(image=image, mask=mask)
+        show_augmented(ax, out["image"], out["mask"], scheme, f"draw {i}")
+    h, w = mask.shape
+    fig.suptitle(title or f"{n} random draws ({w}x{h} px input)")
+    add_class_legend(fig, scheme, include_ignore=True, loc="lower center")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return fig
+
+
+def show_hue_shifts(
+    image: np.ndarray,
+    mask: np.ndarray,
+    scheme: str | LabelScheme,
+    shifts: Sequence[float] = (0, 4, 20, 60, 120),
+    panel: float = 2.4,
+) -> Figure:
+    """The same image under growing hue shifts (OpenCV hue units, 180 = full circle).
+
+    Shows why the ``medical`` policy keeps hue shifts tiny: past a few units
+    green (light green SF) cytoplasm turns pink (eosin) or blue nuclei turn
+    green, i.e. the augmentation changes the stain semantics.
+    """
+    transforms = [
+        (
+            f"hue {s:+g}" + (" (policy range)" if abs(s) <= 4 else " (never)"),
+            A.HueSaturationValue(
+                hue_shift_limit=(s, s), sat_shift_limit=(0, 0), val_shift_limit=(0, 0), p=1.0
+            ),
+        )
+        for s in shifts
+        if s != 0
+    ]
+    return show_transforms(
+        image,
+        mask,
+        scheme,
+        transforms,
+        ncols=len(transforms) + 1,
+        panel=panel,
+        title="Hue shifts: small ones model scanners, large ones change what the stain means",
+    )
+
+
+def show_field_crops(
+    image: np.ndarray,
+    mask: np.ndarray,
+    scheme: str | LabelScheme,
+    random_origins: Sequence[tuple[int, int]],
+    window_origins: Sequence[tuple[int, int]],
+    crop_size: int,
+    window: int,
+    panel: float = 4.0,
+) -> Figure:
+    """A large field with random training crops (left) and sliding windows (right).
+
+    Origins are (y, x) top-left corners in px, as in the crop datasets' items.
+    """
+    from matplotlib.patches import Rectangle
+
+    scheme = get_scheme(scheme)
+    fig, axes = plt.subplots(1, 2, figsize=(2 * panel, panel + 0.6))
+    h, w = mask.shape
+    panels = [
+        (
+            random_origins,
+            crop_size,
+            "tab:red",
+            f"{len(random_origins)} random {crop_size} px crops",
+        ),
+        (window_origins, window, "tab:blue", f"{len(window_origins)} sliding {window} px windows"),
+    ]
+    for ax, (origins, size, colour, title) in zip(axes, panels, strict=True):
+        show_augmented(ax, image, mask, scheme, title, linewidth=0.8)
+        for y, x in origins:
+            ax.add_patch(Rectangle((x, y), size, size, fill=False, ec=colour, lw=1.5, alpha=0.8))
+        ax.set_xlim(-0.5, w - 0.5)
+        ax.set_ylim(h - 0.5, -0.5)
+        ax.set_xticks([0, w // 2, w - 1])
+        ax.set_yticks([0, h // 2, h - 1])
+        ax.set_xlabel("x (px)")
+        ax.set_ylabel("y (px)")
+    fig.suptitle(f"Training and inference on a {w}x{h} px field")
+    fig.tight_layout()
+    return fig
