@@ -70,23 +70,19 @@ class BookError(Exception):
 def _device_text(device: dict[str, Any]) -> str:
     gpus = device.get("gpus") or []
     if gpus:
-        return f"GPU: {gpus[0]}" + (f" (x{len(gpus)})" if len(gpus) > 1 else "")
-    cpu = device.get("cpu") or "CPU"
-    threads = device.get("torch_threads")
+        return f"{gpus[0]}" + (f" x{len(gpus)}" if len(gpus) > 1 else "")
+    cpu = (device.get("cpu") or "CPU").replace("(R)", "").replace("(TM)", "")
     cores = device.get("cpu_count")
-    extra = ", ".join(
-        x
-        for x in (f"{cores} cores" if cores else "", f"{threads} torch threads" if threads else "")
-        if x
-    )
-    return f"CPU: {cpu}" + (f" ({extra})" if extra else "")
+    threads = device.get("torch_threads")
+    return f"{cpu}, {cores} cores" + (f", {threads} thr." if threads else "") if cores else cpu
 
 
 def status_table(executed: Path) -> str:
     """Markdown status page built from ``executed/*.provenance.json``.
 
-    Columns: notebook, profile, status, device, wall time (s), key versions,
-    git commit (``+dirty`` when tracked files had changes).
+    Columns: notebook, profile, status, device, wall time (s), key versions
+    (torch, smp, timm), git commit (``*`` when tracked files had changes).
+    The full versions of the key packages follow the table.
     """
     records = []
     for path in sorted(Path(executed).glob("*.provenance.json")):
@@ -108,22 +104,30 @@ def status_table(executed: Path) -> str:
         "| notebook | profile | status | device | wall time (s) | key versions | git commit |",
         "|---|---|---|---|---:|---|---|",
     ]
+    dirty = False
     for rec in records:
         versions = rec.get("versions") or {}
-        vtext = ", ".join(
+        vtext = "<br>".join(
             f"{short} {versions[name]}" for name, short in _SHORT_VERSIONS if versions.get(name)
         )
         git = rec.get("git") or {}
-        commit = (git.get("commit") or "unknown")[:10] + ("+dirty" if git.get("dirty") else "")
+        dirty = dirty or bool(git.get("dirty"))
+        commit = (git.get("commit") or "unknown")[:8] + ("*" if git.get("dirty") else "")
         wall = rec.get("wall_s")
         status = rec.get("status", "?")
-        if status != "ok" and rec.get("error"):
-            status += f": {rec['error'].get('ename', '')}"
+        if status != "ok":
+            status = f"**{status}**"
         lines.append(
             f"| {rec.get('notebook', '?')} | {rec.get('profile', '?')} | {status} | "
             f"{_device_text(rec.get('device') or {})} | {'-' if wall is None else f'{wall:.1f}'} | "
             f"{vtext} | `{commit}` |"
         )
+    lines.append("")
+    if dirty:
+        lines.append("`*`: the working tree had uncommitted changes to tracked files.")
+        lines.append("")
+    last = records[-1].get("versions") or {}
+    lines.append("Key packages: " + ", ".join(f"{k} {v}" for k, v in last.items() if v) + ".")
     started = [r["started"] for r in records if r.get("started")]
     if started:
         lines += ["", f"Runs started between {min(started)} and {max(started)} (UTC)."]

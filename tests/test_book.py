@@ -33,13 +33,17 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SKIP_PAGES = {"genindex.html", "search.html"}
+REDIRECTS = {"index.html"}  # jupyter-book writes index.html as a redirect to the root page
 
 
 def _pages(html: Path) -> list[Path]:
     return sorted(
         p
         for p in html.rglob("*.html")
-        if p.name not in SKIP_PAGES and "_static" not in p.parts and "_sources" not in p.parts
+        if p.name not in SKIP_PAGES
+        and p.relative_to(html).as_posix() not in REDIRECTS
+        and "_static" not in p.parts
+        and "_sources" not in p.parts
     )
 
 

@@ -132,6 +132,8 @@ def plot_architecture(kind: str, ax=None) -> Figure:
         title = "SegFormer: hierarchical Transformer encoder + light MLP decoder"
     else:
         yb = 4.9 - (n - 1) * (4.2 / n) - 0.6
+        if kind == "unet":
+            _arrow(ax, (2.1 + (n - 1) * 0.55, yb + 0.3), (8.1 - (n - 2) * 0.55, yb + 0.75))
         if kind == "transunet":
             _box(
                 ax,
