@@ -166,13 +166,13 @@ class Study:
         return list(runs.values())
 
     def _varying_keys(self) -> list[str]:
+        """The naming keys (:data:`NAME_KEYS`) whose value differs between runs."""
         seen: dict[str, set] = {}
         for grid in self.grids:
-            for key, vals in grid.items():
+            for key, vals in {**{k: [v] for k, v in self.base.items()}, **grid}.items():
                 vals = vals if isinstance(vals, list) else [vals]
                 seen.setdefault(key, set()).update(json.dumps(v) for v in vals)
-        keys = [k for k, v in seen.items() if len(v) > 1 or len(self.grids) > 1]
-        return sorted(keys, key=lambda k: (NAME_KEYS.index(k) if k in NAME_KEYS else 99, k))
+        return [k for k in NAME_KEYS if len(seen.get(k, ())) > 1]
 
 
 def make_run_id(params: dict, keys: Sequence[str]) -> str:
