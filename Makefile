@@ -13,7 +13,7 @@ PYTEST_ARGS ?= -n 2
 # The venv path is computed once, and only by targets that need it (after `env` succeeded).
 VENV = $(eval VENV := $$(shell scripts/env.sh))$(VENV)
 PY = $(VENV)/bin/python
-LINT_PATHS = $(wildcard papseg_utils tests notebooks benchmarks)
+LINT_PATHS = $(wildcard papseg_utils tests notebooks benchmarks scripts)
 export PYTHONPATH := $(CURDIR)$(if $(PYTHONPATH),:$(PYTHONPATH))
 export HF_HUB_OFFLINE ?= 1
 export NO_ALBUMENTATIONS_UPDATE := 1

@@ -6,6 +6,7 @@ run      execute notebooks with papermill under a profile  (:mod:`papseg_utils.r
 book     render the Jupyter Book from executed notebooks     (:mod:`papseg_utils.book`)
 predict  segment images with a saved checkpoint              (:mod:`papseg_utils.predict`)
 study    run a grid study                                    (:mod:`papseg_utils.study`)
+train    train a model (also under torchrun for several GPUs) (:mod:`papseg_utils.train.cli`)
 
 Each command module exposes ``main(argv: list[str] | None = None) -> int``;
 ``python -m papseg_utils <command> --help`` shows its options.
@@ -21,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "book": ("papseg_utils.book", "render the Jupyter Book from executed notebooks"),
     "predict": ("papseg_utils.predict", "segment images with a saved checkpoint"),
     "study": ("papseg_utils.study", "run a grid study"),
+    "train": ("papseg_utils.train.cli", "train a model (also under torchrun for several GPUs)"),
 }
 
 

@@ -1,0 +1,338 @@
+"""``python -m papseg_utils train``: the fine-tuning chapter's training run as a command.
+
+    python -m papseg_utils train [--architecture unet] [--encoder tf_efficientnet_lite0]
+        [--pretrained imagenet] [--dataset synthetic] [--data-dir DIR] [--scheme paper]
+        [--augmentation medical] [--image-size 128] [--num-train-images 48]
+        [--val-fraction 0.2] [--test-fraction 0.15] [--split-seed 0] [--data-fraction 1.0]
+        [--seed 0] [--output-dir runs/fine_tuning] [--epochs 8] [--batch-size 8]
+        [--lr 1e-3] [--lr-encoder 1e-4] [--freeze-epochs 1] [--warmup-epochs 1.0]
+        [--loss dice_ce] [--precision auto] [--max-steps-per-epoch 0] [--device auto]
+        [--resume PATH] [--config YAML]
+
+Options and defaults are the parameters of ``notebooks/06_fine_tuning.ipynb``
+(``--epochs`` is its ``num_epochs``); the set-up is
+:func:`papseg_utils.train.recipe.prepare_run` and the loop
+:func:`papseg_utils.train.fit`, so the command and the notebook train the same
+model. ``--config`` reads a YAML mapping of the same keys (``num_epochs`` or
+``epochs``, underscores or dashes); flags given on the command line win.
+
+Several GPUs: the same command under ``torchrun`` (one process per GPU,
+``--batch-size`` is the global batch, split across the processes)::
+
+    torchrun --standalone --nproc_per_node 4 -m papseg_utils train --batch-size 32 ...
+
+Writes to ``--output-dir``: ``split.json``, ``train_args.json`` (the resolved
+options), ``history.csv``/``history.json`` and the ``best/`` and ``last/``
+checkpoints. Prints one summary line at the end (rank 0 only).
+
+Exit codes: 0 trained; 1 training failed (pretrained weights unavailable,
+non-finite loss, out of memory); 2 bad usage (unknown name, missing data
+folder or file, invalid value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# name: (type, default, help). Names and defaults are the parameters cell of notebook 06.
+PARAMETERS: dict[str, tuple[type, Any, str]] = {
+    "architecture": (str, "unet", "any name from papseg_utils.models.list_models()"),
+    "encoder": (
+        str,
+        "tf_efficientnet_lite0",
+        'encoder name, or "default" for the architecture\'s own',
+    ),
+    "pretrained": (str, "imagenet", '"imagenet", "ade20k", "none" or a local weights file'),
+    "dataset": (str, "synthetic", 'data source: "synthetic", "herlev" or "folder"'),
+    "data_dir": (str, "", "data folder; empty: $PAPSEG_HERLEV_DIR, else the default location"),
+    "scheme": (str, "paper", '"paper" (synthetic); "herlev3", "herlev5", "paper_cells" (Herlev)'),
+    "augmentation": (str, "medical", '"none", "basic", "medical" or "strong"'),
+    "image_size": (int, 128, "network input side in px (images are letterboxed)"),
+    "num_train_images": (int, 48, "synthetic only: images generated (training + validation)"),
+    "val_fraction": (float, 0.2, "share of the images held out for validation"),
+    "test_fraction": (float, 0.15, "share held out for the final test, never used in training"),
+    "split_seed": (int, 0, "split seed, fixed across runs"),
+    "data_fraction": (float, 1.0, "share of the training images used"),
+    "seed": (int, 0, "seed of the data, augmentation and initialisation"),
+    "output_dir": (str, "runs/fine_tuning", "checkpoints, history and split.json go here"),
+    "num_epochs": (int, 8, "passes over the training set"),
+    "batch_size": (int, 8, "images per optimiser step, all processes together (global batch)"),
+    "lr": (float, 1e-3, "learning rate of the decoder and head"),
+    "lr_encoder": (float, 1e-4, "learning rate of the pre-trained encoder"),
+    "freeze_epochs": (int, 1, "epochs with the encoder frozen"),
+    "warmup_epochs": (float, 1.0, "linear warm-up length in epochs"),
+    "loss": (str, "dice_ce", '"ce", "dice", "dice_ce", "focal" or "lovasz"'),
+    "precision": (str, "auto", '"auto" (bf16/fp16 on GPUs, fp32 on CPUs), "fp32", "bf16", "fp16"'),
+    "max_steps_per_epoch": (int, 0, "cap on batches per epoch, 0 for no cap (smoke runs)"),
+    "device": (str, "auto", '"auto", "cpu", "cuda" or "mps"'),
+    "resume": (str, "", "checkpoint folder (or a run folder: its last/) to continue from"),
+}
+# flag -> parameter where they differ
+FLAGS = {"num_epochs": ("--epochs", "--num-epochs")}
+# keys a --config file may hold besides PARAMETERS: aliases, and notebook-only knobs ignored here
+ALIASES = {"epochs": "num_epochs"}
+IGNORED = {"num_show"}  # plots only
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+# parameters that go to TrainConfig rather than prepare_run
+TRAIN_KEYS = (
+    "num_epochs",
+    "batch_size",
+    "lr",
+    "lr_encoder",
+    "freeze_epochs",
+    "warmup_epochs",
+    "loss",
+    "precision",
+    "max_steps_per_epoch",
+    "device",
+)
+
+
+class UsageError(Exception):
+    """Bad options: printed as ``error: ...``, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m papseg_utils train",
+        description="Fine-tune a segmentation network (the fine-tuning chapter as a command); "
+        "run it under torchrun for several GPUs.",
+        epilog="Multi-GPU: torchrun --standalone --nproc_per_node N -m papseg_utils train ...",
+        argument_default=argparse.SUPPRESS,  # only flags given appear: they override --config
+    )
+    for name, (typ, default, help_) in PARAMETERS.items():
+        flags = FLAGS.get(name, ("--" + name.replace("_", "-"),))
+        metavar = "PATH" if name in ("data_dir", "output_dir", "resume") else None
+        p.add_argument(
+            *flags, dest=name, type=typ, metavar=metavar, help=f"{help_} (default: {default!r})"
+        )
+    p.add_argument("--config", metavar="YAML", help="YAML file of the same keys; flags win")
+    return p
+
+
+def _coerce(key: str, value: Any, origin: str) -> Any:
+    """``value`` of a ``--config`` file as the parameter's type; bad values raise :class:`UsageError`."""
+    typ = PARAMETERS[key][0]
+    if value is None and key in ("data_dir", "resume"):
+        return ""
+    ok = not isinstance(value, bool) and (
+        (typ is int and isinstance(value, int))
+        or (typ is float and isinstance(value, int | float | str))
+        or (typ is str and isinstance(value, str | int | float))
+    )
+    try:
+        if ok:
+            return typ(value)  # float("1e-4"): YAML reads 1e-4 (no dot) as a string
+    except ValueError:
+        pass
+    raise UsageError(f"{origin}: {key}={value!r} is not a valid {typ.__name__}")
+
+
+def read_config(path: str | Path) -> dict[str, Any]:
+    """Parameters from a YAML mapping; unknown keys raise :class:`UsageError` listing valid ones."""
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise UsageError(f"cannot read --config {path}: {err.strerror or err}") from err
+    except yaml.YAMLError as err:
+        raise UsageError(f"--config {path} is not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path} must hold a mapping of parameter: value")
+    out: dict[str, Any] = {}
+    for raw, value in data.items():
+        key = str(raw).replace("-", "_")
+        key = ALIASES.get(key, key)
+        if key in IGNORED:
+            continue
+        if key not in PARAMETERS:
+            raise UsageError(
+                f"--config {path}: unknown key {raw!r}; valid keys: {', '.join(PARAMETERS)}"
+            )
+        out[key] = _coerce(key, value, f"--config {path}")
+    return out
+
+
+def resolve_args(argv: list[str] | None) -> dict[str, Any]:
+    """Defaults < ``--config`` file < command-line flags; returns ``{parameter: value}``."""
+    ns = vars(build_parser().parse_args(argv))
+    params = {name: spec[1] for name, spec in PARAMETERS.items()}
+    config = ns.pop("config", None)
+    if config:
+        params.update(read_config(config))
+    params.update(ns)
+    return params
+
+
+def _check(p: dict[str, Any]) -> None:
+    """Fail fast, before any data or model is built, on names and values we can check cheaply."""
+    from papseg_utils.augment import POLICIES
+    from papseg_utils.data.registry import get_info, is_available, list_datasets, resolve_root
+    from papseg_utils.labels import SCHEMES
+    from papseg_utils.models import ARCHITECTURES, list_models
+    from papseg_utils.train.losses import LOSSES
+
+    arch = p["architecture"]
+    if arch not in ARCHITECTURES:
+        raise UsageError(
+            f"unknown architecture {arch!r}; valid architectures: {', '.join(list_models())}"
+        )
+    enc = p["encoder"]
+    if enc != "default" and enc.removeprefix("tu-") not in ARCHITECTURES[arch].encoders:
+        raise UsageError(
+            f"architecture {arch!r} does not support encoder {enc!r}; valid encoders: "
+            f"{', '.join(ARCHITECTURES[arch].encoders)} (or 'default')"
+        )
+    for key, valid in (
+        ("scheme", sorted(SCHEMES)),
+        ("augmentation", POLICIES),
+        ("loss", LOSSES),
+        ("precision", PRECISIONS),
+    ):
+        if p[key] not in valid:
+            raise UsageError(f"unknown {key} {p[key]!r}; valid: {', '.join(valid)}")
+    datasets = list_datasets()
+    if p["dataset"] not in datasets:
+        raise UsageError(f"unknown dataset {p['dataset']!r}; valid datasets: {', '.join(datasets)}")
+    if not is_available(p["dataset"], p["data_dir"] or None):
+        info = get_info(p["dataset"])
+        root = resolve_root(p["dataset"], p["data_dir"] or None)
+        env = f" or set {info.env_var}" if info.env_var else ""
+        raise UsageError(
+            f"dataset {p['dataset']!r}: data folder {root} not found. {info.obtain} "
+            f"Then pass --data-dir PATH{env}."
+        )
+    for key in ("image_size", "num_train_images", "num_epochs", "batch_size"):
+        if p[key] < 1:
+            raise UsageError(f"--{key.replace('_', '-')} {p[key]} must be >= 1")
+    if not 0 < p["data_fraction"] <= 1:
+        raise UsageError(f"--data-fraction {p['data_fraction']} must be in (0, 1]")
+    if p["max_steps_per_epoch"] < 0:
+        raise UsageError(f"--max-steps-per-epoch {p['max_steps_per_epoch']} must be >= 0")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if p["batch_size"] % world:
+        raise UsageError(
+            f"--batch-size {p['batch_size']} is the global batch and must be a multiple of the "
+            f"number of processes ({world})"
+        )
+
+
+def _resume_folder(path: str) -> Path:
+    """``path`` if it is a checkpoint folder, else ``path/last`` of a run folder."""
+    from papseg_utils.train.checkpoint import CONFIG_FILE
+
+    p = Path(path)
+    for folder in (p, p / "last"):
+        if (folder / CONFIG_FILE).is_file():
+            return folder
+    raise UsageError(
+        f"--resume {path}: no checkpoint there (expected {CONFIG_FILE} in it or in its last/); "
+        "pass the last/ folder of an earlier run"
+    )
+
+
+def _summary(p: dict[str, Any], history, world: int, seconds: float) -> str:
+    epochs = len(history.rows)
+    head = (
+        f"trained {p['architecture']}/{p['encoder']} ({p['pretrained']}) on {p['dataset']} "
+        f"[{p['scheme']}], {world} process(es), {epochs} epoch(s) in {seconds:.1f} s"
+    )
+    if history.best_epoch is not None:
+        score = f"best epoch {history.best_epoch}, val mean Dice {history.best_score:.3f}"
+    else:
+        score = "no validation"
+    return f"{head}: {score} ({history.stop_reason}); outputs in {p['output_dir']}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the train command; returns the exit code (0 ok, 1 training failed, 2 bad usage)."""
+    rank = int(os.environ.get("RANK", "0"))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("papseg_utils").setLevel(logging.INFO if rank == 0 else logging.WARNING)
+    prefix = f"[rank {rank}] " if world > 1 else ""
+
+    def fail(err: BaseException | str, code: int) -> int:
+        msg = err if isinstance(err, str) else (err.args[0] if err.args else str(err))
+        print(f"{prefix}error: {msg}", file=sys.stderr)
+        return code
+
+    try:
+        p = resolve_args(argv)
+        _check(p)
+        resume = _resume_folder(p["resume"]) if p["resume"] else None
+    except UsageError as err:
+        return fail(err, 2)
+
+    from papseg_utils.data import DatasetError
+    from papseg_utils.models import ModelConfigError, WeightsUnavailableError
+    from papseg_utils.train import NonFiniteLossError, TrainConfig, TrainingOOMError, fit
+    from papseg_utils.train.recipe import prepare_run
+
+    try:
+        config = TrainConfig(
+            num_epochs=p["num_epochs"],
+            batch_size=p["batch_size"],
+            lr=p["lr"],
+            lr_encoder=p["lr_encoder"],
+            freeze_epochs=p["freeze_epochs"],
+            warmup_epochs=p["warmup_epochs"],
+            loss=p["loss"],
+            precision=p["precision"],
+            max_steps_per_epoch=p["max_steps_per_epoch"] or None,
+            seed=p["seed"],
+            device=p["device"],
+            image_size=p["image_size"],
+            progress=sys.stderr.isatty(),
+        )
+    except ValueError as err:
+        return fail(err, 2)
+
+    start = time.perf_counter()
+    try:
+        model, train_ds, val_ds, scheme, _split = prepare_run(
+            **{k: p[k] for k in PARAMETERS if k not in ("resume", *TRAIN_KEYS)}
+        )
+    except (KeyError, ModelConfigError, DatasetError, FileNotFoundError) as err:
+        return fail(err, 2)
+    except ValueError as err:  # e.g. fractions that leave no training images
+        return fail(err, 2)
+    except WeightsUnavailableError as err:
+        return fail(err, 1)
+    if len(train_ds) == 0:
+        return fail("the training set is empty; lower --val-fraction/--test-fraction", 2)
+
+    output_dir = Path(p["output_dir"])
+    if rank == 0:
+        record = {**p, "world_size": world, "argv": list(sys.argv if argv is None else argv)}
+        (output_dir / "train_args.json").write_text(json.dumps(record, indent=1))
+    try:
+        history = fit(
+            model,
+            train_ds,
+            val_ds if len(val_ds) else None,
+            config,
+            output_dir,
+            scheme=scheme,
+            resume_from=resume,
+        )
+    except (NonFiniteLossError, TrainingOOMError) as err:
+        return fail(err, 1)
+    if rank == 0:
+        print(_summary(p, history, world, time.perf_counter() - start), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,162 @@
+"""The fine-tuning recipe's set-up: data, split, model and datasets, from the chapter's parameters.
+
+:func:`prepare_run` is what ``notebooks/06_fine_tuning.ipynb`` does before it
+calls :func:`~papseg_utils.train.fit`, so the notebook and the command line
+(``python -m papseg_utils train``, :mod:`papseg_utils.train.cli`) train the
+same model on the same images::
+
+    model, train_ds, val_ds, scheme, split = prepare_run(output_dir="runs/unet")
+    history = fit(model, train_ds, val_ds, TrainConfig(...), "runs/unet", scheme=scheme)
+
+Under ``torchrun`` every process calls it (each builds the same data and
+model from the same seeds); only rank 0 writes ``split.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from papseg_utils.augment import get_policy
+from papseg_utils.data import load_dataset
+from papseg_utils.data.dataset import SegmentationDataset
+from papseg_utils.data.splits import fraction_subset, save_split, stratified_split
+from papseg_utils.data.synthetic import SyntheticConfig, generate_samples
+from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.models import build_model
+
+log = logging.getLogger(__name__)
+
+
+def _is_main_process() -> bool:
+    """Rank 0 of a torchrun/accelerate launch, or a process without a launcher."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def prepare_run(
+    architecture: str = "unet",
+    encoder: str = "tf_efficientnet_lite0",
+    pretrained: str = "imagenet",
+    dataset: str = "synthetic",
+    data_dir: str = "",
+    scheme: str = "paper",
+    augmentation: str = "medical",
+    image_size: int = 128,
+    num_train_images: int = 48,
+    val_fraction: float = 0.2,
+    test_fraction: float = 0.15,
+    split_seed: int = 0,
+    data_fraction: float = 1.0,
+    seed: int = 0,
+    output_dir: str | Path = "runs/fine_tuning",
+) -> tuple[nn.Module, SegmentationDataset, SegmentationDataset, LabelScheme, dict[str, list[str]]]:
+    """Build the model and the training/validation datasets of one fine-tuning run.
+
+    Steps (the set-up cells of the fine-tuning chapter): seed torch with
+    ``seed``; generate ``num_train_images`` synthetic fields of ``image_size``
+    px (``dataset="synthetic"``) or load ``dataset`` from ``data_dir`` (empty:
+    its env var, e.g. ``$PAPSEG_HERLEV_DIR``, else its default folder); split
+    with :func:`~papseg_utils.data.splits.stratified_split` (``val_fraction``,
+    ``test_fraction``, ``split_seed``) and write it to
+    ``output_dir/split.json`` (rank 0 only); keep the nested
+    ``data_fraction`` of the training names
+    (:func:`~papseg_utils.data.splits.fraction_subset`, seed ``split_seed``);
+    build ``architecture`` with ``encoder`` (``"default"``: the
+    architecture's own) and ``pretrained`` weights (UNETR gets
+    ``image_size``); wrap the samples in
+    :class:`~papseg_utils.data.dataset.SegmentationDataset` letterboxed to
+    ``image_size``, normalised with the model's ``papseg_spec.mean/std``, the
+    training set augmented by policy ``augmentation`` (seeded with ``seed``).
+
+    Parameters are those of the chapter's parameters cell, with its defaults.
+
+    Returns
+    -------
+    model : nn.Module
+        In train mode on the CPU; maps images (N, 3, image_size, image_size)
+        float32 to logits (N, scheme.num_classes, image_size, image_size)
+        float32. ``model.papseg_spec`` describes it.
+    train_ds, val_ds : SegmentationDataset
+        Items ``{"image": (3, image_size, image_size) float32, "mask":
+        (image_size, image_size) int64, "name": str}``; masks hold class ids
+        and ``IGNORE_INDEX`` (255) in the letterbox padding. ``val_ds`` is
+        empty when ``val_fraction`` is 0.
+    scheme : LabelScheme
+        The label scheme ``scheme``.
+    split : dict
+        ``{"train": [...], "val": [...], "test": [...]}`` sorted sample names,
+        as written to ``split.json``; ``"train"`` is the full training part
+        (before ``data_fraction``).
+
+    Raises
+    ------
+    KeyError
+        Unknown label ``scheme`` or ``dataset`` (the message lists valid names).
+    papseg_utils.data.DatasetNotFoundError
+        The data folder is missing (the message says how to obtain the data).
+    papseg_utils.models.errors.ModelConfigError
+        Unknown architecture, encoder or pretrained source (lists valid ones).
+    papseg_utils.models.errors.WeightsUnavailableError
+        Pretrained weights are not cached and cannot be downloaded.
+    """
+    torch.manual_seed(seed)
+    label_scheme = get_scheme(scheme)
+    out = Path(output_dir)
+    main = _is_main_process()
+    if main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    if dataset == "synthetic":
+        samples = generate_samples(
+            num_train_images,
+            seed=seed,
+            config=SyntheticConfig(image_size=image_size),
+            scheme=scheme,
+        )
+    else:
+        samples = load_dataset(dataset, root=data_dir or None, scheme=scheme)
+    split = stratified_split(samples, val=val_fraction, test=test_fraction, seed=split_seed)
+    by_name = {s.name: s for s in samples}
+    train_names = split["train"]
+    if data_fraction < 1:
+        train_names = fraction_subset(
+            train_names, [by_name[n].group for n in train_names], data_fraction, seed=split_seed
+        )
+    if main:
+        save_split(
+            split, out / "split.json", seed=split_seed, groups={s.name: s.group for s in samples}
+        )
+    log.info(
+        "%d images: %d for training, %d for validation, %d held out for the test",
+        len(samples),
+        len(train_names),
+        len(split["val"]),
+        len(split["test"]),
+    )
+
+    model_kwargs = {"image_size": image_size} if architecture == "unetr" else {}
+    model = build_model(
+        architecture,
+        num_classes=label_scheme.num_classes,
+        pretrained=pretrained,
+        encoder=None if encoder == "default" else encoder,
+        **model_kwargs,
+    )
+    spec = model.papseg_spec
+
+    policy = get_policy(augmentation, image_size=image_size, seed=seed)
+    train_ds = SegmentationDataset(
+        [by_name[n] for n in train_names],
+        transform=policy,
+        image_size=image_size,
+        mean=spec.mean,
+        std=spec.std,
+    )
+    val_ds = SegmentationDataset(
+        [by_name[n] for n in split["val"]], image_size=image_size, mean=spec.mean, std=spec.std
+    )
+    return model, train_ds, val_ds, label_scheme, split
