@@ -41,8 +41,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-log = logging.getLogger(__name__)
-
 # name: (type, default, help). Names and defaults are the parameters cell of notebook 06.
 PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "architecture": (str, "unet", "any name from papseg_utils.models.list_models()"),
@@ -82,6 +80,7 @@ FLAGS = {"num_epochs": ("--epochs", "--num-epochs")}
 ALIASES = {"epochs": "num_epochs"}
 IGNORED = {"num_show"}  # plots only
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+PATHS = ("data_dir", "output_dir", "resume")
 # parameters that go to TrainConfig rather than prepare_run
 TRAIN_KEYS = (
     "num_epochs",
@@ -111,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     for name, (typ, default, help_) in PARAMETERS.items():
         flags = FLAGS.get(name, ("--" + name.replace("_", "-"),))
-        metavar = "PATH" if name in ("data_dir", "output_dir", "resume") else None
+        metavar = {int: "N", float: "X"}.get(typ, "PATH" if name in PATHS else "NAME")
         p.add_argument(
             *flags, dest=name, type=typ, metavar=metavar, help=f"{help_} (default: {default!r})"
         )
@@ -220,6 +219,12 @@ def _check(p: dict[str, Any]) -> None:
         raise UsageError(f"--data-fraction {p['data_fraction']} must be in (0, 1]")
     if p["max_steps_per_epoch"] < 0:
         raise UsageError(f"--max-steps-per-epoch {p['max_steps_per_epoch']} must be >= 0")
+    from papseg_utils.device import resolve_device
+
+    try:
+        resolve_device(p["device"])
+    except ValueError as err:
+        raise UsageError(f"--device: {err}") from None
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if p["batch_size"] % world:
         raise UsageError(
@@ -259,8 +264,6 @@ def main(argv: list[str] | None = None) -> int:
     """Run the train command; returns the exit code (0 ok, 1 training failed, 2 bad usage)."""
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("papseg_utils").setLevel(logging.INFO if rank == 0 else logging.WARNING)
     prefix = f"[rank {rank}] " if world > 1 else ""
 
     def fail(err: BaseException | str, code: int) -> int:
@@ -270,11 +273,18 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         p = resolve_args(argv)
+    except SystemExit as exit_:  # argparse: --help (0) or a malformed flag (2, message printed)
+        return int(exit_.code or 0)
+    except UsageError as err:
+        return fail(err, 2)
+    try:
         _check(p)
         resume = _resume_folder(p["resume"]) if p["resume"] else None
     except UsageError as err:
         return fail(err, 2)
 
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("papseg_utils").setLevel(logging.INFO if rank == 0 else logging.WARNING)
     from papseg_utils.data import DatasetError
     from papseg_utils.models import ModelConfigError, WeightsUnavailableError
     from papseg_utils.train import NonFiniteLossError, TrainConfig, TrainingOOMError, fit
@@ -306,8 +316,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (KeyError, ModelConfigError, DatasetError, FileNotFoundError) as err:
         return fail(err, 2)
-    except ValueError as err:  # e.g. fractions that leave no training images
-        return fail(err, 2)
+    except ValueError as err:  # e.g. a split too small for its fractions
+        return fail(
+            f"cannot set up the run: {err} (with few images, change --val-fraction, "
+            "--test-fraction or --num-train-images)",
+            2,
+        )
     except WeightsUnavailableError as err:
         return fail(err, 1)
     if len(train_ds) == 0:
