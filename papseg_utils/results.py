@@ -481,3 +481,14 @@ def plot_side_by_side_predictions(
     )
     fig.tight_layout()
     return fig
+
+
+def format_tests(tests: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Readable copy of a :func:`paired_comparisons` table: numbers rounded, p-values as ``%.2g``."""
+    out = tests.drop(columns=[c for c in ("runs_a", "runs_b") if c in tests])
+    for col in out.columns:
+        if col in ("p_value", "p_holm"):
+            out[col] = out[col].map(lambda p: f"{p:.2g}")
+        elif out[col].dtype.kind == "f":
+            out[col] = out[col].round(digits)
+    return out
