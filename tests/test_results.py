@@ -1,0 +1,117 @@
+"""Comparisons over study tables: known answers on small hand-made tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from papseg_utils import results as R
+from papseg_utils import study as st
+
+
+def _write_study(root, runs: dict[str, tuple[dict, dict[str, list[float]]]]):
+    """runs: run_id -> (params, {class: per-image dice values}) for images img0..imgN."""
+    for run_id, (params, per_class) in runs.items():
+        run = root / "runs" / run_id
+        (run / "eval").mkdir(parents=True)
+        rec = {"run_id": run_id, **{f"param.{k}": v for k, v in params.items()}}
+        rec.update(status="done", error="", wall_s=1.0)
+        pd.Series(rec).to_json(run / "status.json")
+        rows = []
+        for cls, values in per_class.items():
+            for i, v in enumerate(values):
+                rows.append((f"img{i}", cls, "dice", v, "fraction", "none"))
+                rows.append((f"img{i}", cls, "iou", v / (2 - v), "fraction", "none"))
+                rows.append((f"img{i}", cls, "hd95", 10 * (1 - v), "um", "none"))
+                for m, c in (("tp", 10 * v), ("fp", 10 * (1 - v)), ("fn", 0)):
+                    rows.append((f"img{i}", cls, m, c, "count", "none"))
+        cols = ["image", "class", "metric", "value", "unit", "empty_case"]
+        pd.DataFrame(rows, columns=cols).to_csv(run / "eval" / "metrics.csv", index=False)
+    st.aggregate(root, n_boot=200)
+    return R.load_study(root)
+
+
+@pytest.fixture
+def tables(tmp_path):
+    rng = np.random.default_rng(0)
+    base = {"scheme": "herlev3", "augmentation": "medical", "encoder": "tf_efficientnet_lite0"}
+    runs = {}
+    for pretrained, shift in (("imagenet", 0.08), ("none", 0.0)):
+        for seed in (0, 1):
+            params = {**base, "architecture": "unet", "pretrained": pretrained}
+            params.update(seed=seed, data_fraction=1.0)
+            nuc = np.clip(0.85 + shift + rng.normal(0, 0.01, 30), 0, 1)
+            cyt = np.clip(0.75 + shift + rng.normal(0, 0.01, 30), 0, 1)
+            runs[f"unet_{pretrained}_s{seed}"] = (params, {"nucleus": nuc, "cytoplasm": cyt})
+    params = {**base, "architecture": "segformer", "pretrained": "none", "encoder": "mit_b0"}
+    params.update(seed=0, data_fraction=1.0)
+    runs["segformer"] = (params, {"nucleus": np.full(30, 0.7), "cytoplasm": np.full(30, 0.6)})
+    return _write_study(tmp_path, runs)
+
+
+def test_load_study_names_missing_tables(tmp_path):
+    with pytest.raises(FileNotFoundError, match="results.csv"):
+        R.load_study(tmp_path)
+
+
+def test_leaderboard_sorted_by_foreground_dice_with_intervals(tables):
+    board = R.leaderboard(tables.results, spacing_um=0.2)
+    assert board["run"].iloc[0].startswith("unet (lite0, ImageNet)")
+    assert board["run"].iloc[-1].startswith("segformer (mit_b0, scratch)")
+    assert "[" in board["nucleus dice"].iloc[0]  # value [low, high]
+    assert "nucleus hd95 (px)" in board  # um converted to px
+    assert set(board["family"]) == {"cnn", "transformer"}
+
+
+def test_best_run_and_targets(tables):
+    best = R.best_run(tables.results)
+    assert best["pretrained"] == "imagenet"
+    check = R.target_check(tables.results, run_id=best["run_id"])
+    nucleus = check[check.target == "nucleus Dice"].iloc[0]
+    assert nucleus["value"] == pytest.approx(0.93, abs=0.01)
+    assert not nucleus["met"]  # 0.93 < 0.95
+    micro = R.target_check(tables.results, aggregation="micro", run_id=best["run_id"])
+    assert set(micro["aggregation"]) == {"micro"}
+
+
+def test_paired_comparison_reports_b_minus_a(tables):
+    tests = R.paired_comparisons(
+        tables,
+        [
+            (
+                "imagenet vs scratch",
+                {"pretrained": "none", "architecture": "unet"},
+                {"pretrained": "imagenet"},
+            )
+        ],
+        metrics=("dice", "hd95"),
+    )
+    dice = tests[(tests.metric == "dice") & (tests["class"] == "nucleus")].iloc[0]
+    assert dice["median_diff"] == pytest.approx(0.08, abs=0.01)  # B - A, B better
+    assert dice["p_holm"] < 0.001 and dice["runs_a"] == 2 and dice["n_images"] == 30
+    hd = tests[(tests.metric == "hd95") & (tests["class"] == "nucleus")].iloc[0]
+    assert hd["median_diff"] < 0  # smaller distances for B
+    shown = R.format_tests(tests)
+    assert "runs_a" not in shown and isinstance(shown["p_value"].iloc[0], str)
+
+
+def test_paired_comparison_without_matching_runs_says_which(tables):
+    with pytest.raises(ValueError, match="no run matches"):
+        R.paired_comparisons(tables, [("x", {"pretrained": "ade20k"}, {"pretrained": "none"})])
+
+
+def test_seed_summary_averages_seeds(tables):
+    s = R.seed_summary(tables.results, ["pretrained"], "dice", "nucleus")
+    row = s[s.pretrained == "imagenet"].iloc[0]
+    assert row["n_seeds"] == 2 and row["seed_min"] <= row["value"] <= row["seed_max"]
+
+
+def test_plots_draw(tables):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    fig = R.plot_leaderboard(tables.results)
+    assert fig.axes[0].get_title().startswith("herlev3")
+    fig = R.plot_region_vs_boundary(tables.results)
+    assert "HD95" in fig.axes[0].get_ylabel()
