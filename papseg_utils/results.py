@@ -22,6 +22,16 @@ from .labels import get_scheme
 
 #: Metrics where larger is better (the others are distances: smaller is better).
 HIGHER_IS_BETTER = {"dice", "iou", "precision", "recall", "nsd", "bf1"}
+#: Display names of the metrics in figures.
+METRIC_NAMES = {"dice": "Dice", "iou": "IoU", "hd95": "HD95", "hd": "HD", "assd": "ASSD",
+                "nsd": "surface Dice (NSD)", "bf1": "boundary F1", "precision": "precision",
+                "recall": "recall"}  # fmt: skip
+
+
+def _name(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric)
+
+
 FAMILY = {
     "unet": "cnn",
     "unetplusplus": "cnn",
@@ -312,13 +322,13 @@ def plot_data_efficiency(
         axis.set_xscale("log")
         axis.set_xticks([10, 25, 50, 100], ["10", "25", "50", "100"])
         axis.set_xlabel("training images used (%)")
-        unit = "" if metric in HIGHER_IS_BETTER else " (um)"
-        axis.set_ylabel(f"{metric.upper()}{unit}, mean over test images")
+        unit = "" if metric in HIGHER_IS_BETTER else " (µm)"
+        axis.set_ylabel(f"{_name(metric)}{unit}, mean over test images")
         axis.set_title(f"{cls}")
         axis.grid(alpha=0.3)
         axis.legend(loc="lower right" if metric in HIGHER_IS_BETTER else "upper right", fontsize=8)
     fig.suptitle(
-        f"Data efficiency: {metric.upper()} vs training-set size (band: 95 % CI over test images)"
+        f"Data efficiency: {_name(metric)} vs training-set size (band: 95 % CI over test images)"
     )
     fig.tight_layout()
     return fig
@@ -358,11 +368,11 @@ def plot_leaderboard(
     ax.set_yticks(np.arange(len(order)) + height * (len(classes) - 1) / 2, names)
     ax.invert_yaxis()
     ax.set_xlabel(
-        f"{metric.upper()}{'' if metric in HIGHER_IS_BETTER else ' (um)'} (95 % CI over test images)"
+        f"{_name(metric)}{'' if metric in HIGHER_IS_BETTER else ' (µm)'} (95 % CI over test images)"
     )
-    ax.set_title(f"{scheme}: {metric.upper()} per class")
+    ax.set_title(f"{scheme}: {_name(metric)} per class")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -399,11 +409,13 @@ def plot_region_vs_boundary(
             )  # fmt: skip
     for cls in labels.foreground:
         ax.scatter([], [], color=labels.colour(labels.ids[cls], 1.0), label=cls)
+    present = {FAMILY.get(a, "cnn") for a in meta["architecture"]}
     for fam, m in markers.items():
-        ax.scatter([], [], color="gray", marker=m, label=fam)
-    unit = "" if boundary in HIGHER_IS_BETTER else " (um)"
-    ax.set_xlabel(f"{region.upper()} (region)")
-    ax.set_ylabel(f"{boundary.upper()}{unit} (boundary)")
+        if fam in present:
+            ax.scatter([], [], color="gray", marker=m, label=fam)
+    unit = "" if boundary in HIGHER_IS_BETTER else " (µm)"
+    ax.set_xlabel(f"{_name(region)} (region)")
+    ax.set_ylabel(f"{_name(boundary)}{unit} (boundary)")
     ax.set_title("Region vs boundary quality, one point per run and class")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)

@@ -114,4 +114,4 @@ def test_plots_draw(tables):
     fig = R.plot_leaderboard(tables.results)
     assert fig.axes[0].get_title().startswith("herlev3")
     fig = R.plot_region_vs_boundary(tables.results)
-    assert "HD95" in fig.axes[0].get_ylabel()
+    assert "HD95" in fig.axes[0].get_ylabel() and "µm" in fig.axes[0].get_ylabel()

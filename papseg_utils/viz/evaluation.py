@@ -44,7 +44,7 @@ def plot_confusion(
     cm = np.asarray(cm, dtype=np.float64)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros_like(cm), where=rows > 0)
-    fig, ax = _axes(ax, (4.8, 4.2))
+    fig, ax = _axes(ax, (1.3 * scheme.num_classes + 2.4, 1.1 * scheme.num_classes + 1.8))
     names = [scheme.label(i) for i in range(scheme.num_classes)]
     sns.heatmap(
         norm,
@@ -61,7 +61,10 @@ def plot_confusion(
     )
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    ax.set_title(title or f"Pixel confusion (row-normalised, {int(cm.sum()):,} px)")
+    ax.tick_params(axis="x", labelrotation=30)
+    ax.tick_params(axis="y", labelrotation=0)
+    ax.set_title(title or f"Pixel confusion, row-normalised\n({int(cm.sum()):,} px)", fontsize=10)
+    fig.tight_layout()
     return fig
 
 
