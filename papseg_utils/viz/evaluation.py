@@ -64,7 +64,6 @@ def plot_confusion(
     ax.tick_params(axis="x", labelrotation=30)
     ax.tick_params(axis="y", labelrotation=0)
     ax.set_title(title or f"Pixel confusion, row-normalised\n({int(cm.sum()):,} px)", fontsize=10)
-    fig.tight_layout()
     return fig
 
 
