@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from papseg_utils.data import herlev
 from papseg_utils.data.base import Sample
 from papseg_utils.data.errors import DatasetNotFoundError
 
@@ -229,17 +230,9 @@ register(
         layout="New database pictures/<class>/<id>.BMP with <id>-d.bmp palette masks",
         loader="papseg_utils.data.herlev:load_herlev",
         default_scheme="herlev3",
-        env_var="PAPSEG_HERLEV_DIR",
+        env_var=herlev.ENV_VAR,
         default_root=_herlev_root,
-        expected_counts={
-            "normal_superficiel": 74,
-            "normal_intermediate": 70,
-            "normal_columnar": 98,
-            "light_dysplastic": 182,
-            "moderate_dysplastic": 146,
-            "severe_dysplastic": 197,
-            "carcinoma_in_situ": 150,
-        },
+        expected_counts=dict(herlev.EXPECTED_COUNTS),
         counter="papseg_utils.data.herlev:count_herlev",
     )
 )
