@@ -27,14 +27,13 @@ four-class masks from these boxes (read its caveats).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from papseg_utils.data.apacs23 import FieldItem, PairingReport, pair_by_stem
+from papseg_utils.data.apacs23 import FieldIndex, FieldItem, pair_by_stem
 from papseg_utils.data.errors import DataFormatError, DataLayoutError, DatasetNotFoundError
 from papseg_utils.data.io import read_image
 from papseg_utils.labels import PAPER
@@ -201,24 +200,11 @@ def image_size_of(path: str | Path) -> tuple[int, int]:
 
 
 @dataclass
-class APACCIndex:
+class APACCIndex(FieldIndex):
     """Lazy index of APACC slices: paths until :meth:`load`.
 
     ``items[i].mask_path`` holds the label ``.txt`` path.
     """
-
-    root: str
-    items: list[FieldItem]
-    report: PairingReport
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, i: int) -> FieldItem:
-        return self.items[i]
-
-    def __iter__(self) -> Iterator[FieldItem]:
-        return iter(self.items)
 
     def boxes(self, i: int) -> list[Box]:
         """Boxes of slice ``i`` in pixels (reads the image header, not its pixels)."""

@@ -154,17 +154,10 @@ def pair_by_stem(
 
 
 @dataclass
-class APACS23Index:
-    """Lazy index of APACS23 fields: paths only until :meth:`load`.
+class FieldIndex:
+    """A lazy, sequence-like index of paired large fields: paths only, no pixels.
 
-    Attributes
-    ----------
-    root : str
-        Dataset root.
-    items : list[FieldItem]
-        Paired fields, sorted by split then stem.
-    report : PairingReport
-        Files left out because they had no partner.
+    Shared by the APACS23 and APACC indexes; ``index[i]`` is a :class:`FieldItem`.
     """
 
     root: str
@@ -179,6 +172,21 @@ class APACS23Index:
 
     def __iter__(self) -> Iterator[FieldItem]:
         return iter(self.items)
+
+
+@dataclass
+class APACS23Index(FieldIndex):
+    """Lazy index of APACS23 fields: paths only until :meth:`load`.
+
+    Attributes
+    ----------
+    root : str
+        Dataset root.
+    items : list[FieldItem]
+        Paired fields, sorted by split then stem.
+    report : PairingReport
+        Files left out because they had no partner.
+    """
 
     def load(self, i: int, image_size: int | None = None) -> Sample:
         """Decode field ``i`` as a :class:`Sample` in the :data:`CELLS` scheme."""
