@@ -81,7 +81,8 @@ def _tta_names(tta: bool | str | Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def _logits_of(output) -> torch.Tensor:
+def logits_of(output) -> torch.Tensor:
+    """The (N, C, H, W) segmentation logits of a model output: a tensor, ``.logits`` or ``["logits"]``."""
     if isinstance(output, torch.Tensor):
         return output
     if hasattr(output, "logits"):
@@ -113,7 +114,7 @@ def predict_logits(
     outs = []
     for i in range(0, images.shape[0], max(1, batch_size)):
         x = images[i : i + batch_size].to(dev)
-        y = _logits_of(model(x)).float()
+        y = logits_of(model(x)).float()
         if y.shape[-2:] != x.shape[-2:]:
             y = F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False)
         outs.append(y.cpu())

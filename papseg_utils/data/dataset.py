@@ -19,6 +19,10 @@ class SegmentationDataset(Dataset):
 
         {"image": (3, H, W) float32 normalised, "mask": (H, W) int64, "name": str}
 
+    plus ``"label"`` (a scalar int64 tensor) when ``labels`` are given: the
+    image-level class that an image head (:mod:`papseg_utils.models.heads`)
+    learns.
+
     Steps per item: optional :func:`~papseg_utils.data.resize.letterbox` to
     ``image_size`` (cached), then the albumentations ``transform`` on the uint8
     image and mask, then ``(image / 255 - mean) / std``.
@@ -40,6 +44,8 @@ class SegmentationDataset(Dataset):
         EfficientNet-Lite0 wants 0.5 / 0.5.
     cache : bool
         Keep letterboxed arrays in memory (cheap for small sets such as Herlev).
+    labels : sequence of int, optional
+        One image-level class id per sample (e.g. 0 healthy, 1 unhealthy).
     """
 
     def __init__(
@@ -50,10 +56,14 @@ class SegmentationDataset(Dataset):
         mean: Sequence[float] = (0.5, 0.5, 0.5),
         std: Sequence[float] = (0.5, 0.5, 0.5),
         cache: bool = True,
+        labels: Sequence[int] | None = None,
     ) -> None:
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f"mean={mean}, std={std}: need 3 values each, std > 0")
         self.samples = list(samples)
+        if labels is not None and len(labels) != len(self.samples):
+            raise ValueError(f"{len(labels)} labels for {len(self.samples)} samples")
+        self.labels = None if labels is None else [int(v) for v in labels]
         self.transform = transform
         self.image_size = image_size
         self.mean = np.asarray(mean, dtype=np.float32) * 255.0
@@ -92,8 +102,11 @@ class SegmentationDataset(Dataset):
                     "from it (the dataset normalises with the model's mean/std)."
                 )
         x = (np.asarray(image, dtype=np.float32) - self.mean) * self.inv_std
-        return {
+        item = {
             "image": torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))),
             "mask": torch.from_numpy(np.asarray(mask, dtype=np.int64)),
             "name": self.samples[index].name,
         }
+        if self.labels is not None:
+            item["label"] = torch.tensor(self.labels[index], dtype=torch.int64)
+        return item

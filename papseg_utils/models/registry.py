@@ -247,7 +247,9 @@ def build_model(
         local ``.safetensors``/``.pth`` file (whole model or encoder) or Hugging Face folder.
     encoder : encoder name (see ``ARCHITECTURES[name].encoders``); ``None`` = default.
     **kwargs : passed to the implementation (e.g. ``decoder_channels``, ``image_size`` for UNETR,
-        ``hidden_size``/``num_layers`` for TransUNet).
+        ``hidden_size``/``num_layers`` for TransUNet), except ``image_classes=K``: wrap the model in
+        :class:`~papseg_utils.models.heads.ImageHeadModel` with a K-class image-level head (its
+        forward then returns ``{"logits", "image_logits"}``).
 
     Returns the model in train mode with ``.encoder`` and ``.papseg_spec``. Raises
     :class:`ModelConfigError` for unknown names/encoders/sources and
@@ -255,6 +257,7 @@ def build_model(
     random init).
     """
     arch, enc = _resolve(name, encoder)
+    image_classes = kwargs.pop("image_classes", None)
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ModelConfigError(f"num_classes must be a positive int, got {num_classes!r}")
     pretrained = str(pretrained)
@@ -283,6 +286,11 @@ def build_model(
         elif pretrained == "imagenet":
             source, sha = _load_encoder_imagenet(model.encoder, enc)
 
+    if image_classes:
+        from .heads import ImageHeadModel
+
+        model = ImageHeadModel(model, int(image_classes))
+        kwargs["image_classes"] = int(image_classes)  # recorded, so load_model rebuilds the head
     fixed = kwargs.get("image_size", 256) if name == "unetr" else None
     model.papseg_spec = ModelSpec(
         name=name, family=arch.family, encoder=enc.name, pretrained=pretrained,

@@ -62,6 +62,9 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "data_fraction": (float, 1.0, "share of the training images used"),
     "seed": (int, 0, "seed of the data, augmentation and initialisation"),
     "output_dir": (str, "runs/fine_tuning", "checkpoints, history and split.json go here"),
+    "cv_folds": (int, 0, "k >= 2: k-fold cross-validation, fold --fold is the test part; 0: off"),
+    "fold": (int, 0, "which fold (0 .. cv_folds-1) is held out for the test"),
+    "image_head": (str, "none", '"none", "health" (healthy/unhealthy cell) or "diagnosis"'),
     "num_epochs": (int, 8, "passes over the training set"),
     "batch_size": (int, 8, "images per optimiser step, all processes together (global batch)"),
     "lr": (float, 1e-3, "learning rate of the decoder and head"),
@@ -177,6 +180,7 @@ def resolve_args(argv: list[str] | None) -> dict[str, Any]:
 def _check(p: dict[str, Any]) -> None:
     """Fail fast, before any data or model is built, on names and values we can check cheaply."""
     from papseg_utils.augment import POLICIES
+    from papseg_utils.data.image_labels import IMAGE_HEADS
     from papseg_utils.data.registry import get_info, is_available, list_datasets, resolve_root
     from papseg_utils.labels import SCHEMES
     from papseg_utils.models import ARCHITECTURES, list_models
@@ -198,6 +202,7 @@ def _check(p: dict[str, Any]) -> None:
         ("augmentation", POLICIES),
         ("loss", LOSSES),
         ("precision", PRECISIONS),
+        ("image_head", IMAGE_HEADS),
     ):
         if p[key] not in valid:
             raise UsageError(f"unknown {key} {p[key]!r}; valid: {', '.join(valid)}")
@@ -215,6 +220,11 @@ def _check(p: dict[str, Any]) -> None:
     for key in ("image_size", "num_train_images", "num_epochs", "batch_size"):
         if p[key] < 1:
             raise UsageError(f"--{key.replace('_', '-')} {p[key]} must be >= 1")
+    if p["cv_folds"] and not (p["cv_folds"] >= 2 and 0 <= p["fold"] < p["cv_folds"]):
+        raise UsageError(
+            f"--cv-folds {p['cv_folds']} --fold {p['fold']}: need cv-folds >= 2 and "
+            "0 <= fold < cv-folds (or --cv-folds 0 for a plain train/val/test split)"
+        )
     if not 0 < p["data_fraction"] <= 1:
         raise UsageError(f"--data-fraction {p['data_fraction']} must be in (0, 1]")
     if p["max_steps_per_epoch"] < 0:

@@ -23,7 +23,10 @@ class TrainConfig:
         (gradient accumulation: effective batch = ``batch_size * accumulate_steps``).
     Loss
         ``loss`` (``ce`` | ``dice`` | ``dice_ce`` | ``focal`` | ``lovasz``),
-        ``loss_kwargs``, ``class_weights`` (one per class), ``ignore_index``.
+        ``loss_kwargs``, ``class_weights`` (one per class), ``ignore_index``;
+        ``image_loss_weight``: weight of the cross-entropy of an image-level
+        head (:mod:`papseg_utils.models.heads`) added to the segmentation loss,
+        used when the model returns ``image_logits`` and batches carry ``label``.
     Hardware
         ``device`` (``auto`` = cuda, mps, cpu); ``precision`` (``auto`` |
         ``bf16`` | ``fp16`` | ``fp32``; auto = bf16/fp16 autocast on CUDA,
@@ -58,6 +61,7 @@ class TrainConfig:
     loss_kwargs: dict = field(default_factory=dict)
     class_weights: list[float] | None = None
     ignore_index: int = IGNORE_INDEX
+    image_loss_weight: float = 0.5
     device: str = "auto"
     precision: str = "auto"
     channels_last: bool = True

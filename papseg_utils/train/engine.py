@@ -40,7 +40,9 @@ from papseg_utils.device import (
     resolve_device,
     resolve_precision,
 )
+from papseg_utils.inference import logits_of
 from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.models.heads import image_logits_of
 from papseg_utils.train import checkpoint as ckpt
 from papseg_utils.train.config import TrainConfig
 from papseg_utils.train.distributed import (
@@ -175,6 +177,11 @@ def iou_from_confusion(cm: torch.Tensor | np.ndarray) -> np.ndarray:
         return np.where(denom > 0, tp / denom, np.nan)
 
 
+def _image_labels(batch) -> torch.Tensor | None:
+    """The (N,) int64 image-level labels of a dict batch, or None."""
+    return batch.get("label") if isinstance(batch, dict) else None
+
+
 def _unpack(batch) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(batch, dict):
         return batch["image"], batch["mask"]
@@ -225,7 +232,7 @@ def evaluate_loader(
             break
         images, masks = _to_device(*_unpack(batch), device, channels_last)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
-            logits = model(images)
+            logits = logits_of(model(images))
         logits = logits.float()
         if loss_fn is not None:
             loss_sum += loss_fn(logits, masks).double() * images.shape[0]
@@ -233,6 +240,16 @@ def evaluate_loader(
         cm += confusion_matrix(logits.argmax(1), masks, num_classes, ignore_index)
     model.train(was_training)
     return {"confusion": cm, "loss_sum": loss_sum, "num_images": n}
+
+
+def _image_loss(output, labels, cfg: TrainConfig, device) -> torch.Tensor | float:
+    """``image_loss_weight`` x cross-entropy of the image head, or 0 without head or labels."""
+    image_logits = image_logits_of(output)
+    if image_logits is None or labels is None or cfg.image_loss_weight == 0:
+        return 0.0
+    return cfg.image_loss_weight * nn.functional.cross_entropy(
+        image_logits.float(), labels.to(device, non_blocking=True).long()
+    )
 
 
 # --------------------------------------------------------------------------- fit
@@ -487,8 +504,9 @@ def _fit(
                     with torch.autocast(
                         device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
                     ):
-                        logits = train_module(images)
-                    loss = loss_fn(logits, masks)
+                        output = train_module(images)
+                    loss = loss_fn(logits_of(output), masks)
+                    loss = loss + _image_loss(output, _image_labels(batch), cfg, device)
                     reduced = all_reduce_sum(loss.detach().double().clone(), dist_ctx) / world
                     value = float(reduced)
                     if not math.isfinite(value):
@@ -575,7 +593,10 @@ def _fit(
                 metrics={k: v for k, v in row.items() if k.startswith("val_")},
                 train_config=cfg.to_dict(),
                 trainer_state=state,
-                extra=_norm_extra(train_ds),
+                extra={
+                    **_norm_extra(train_ds),
+                    "image_labels": getattr(base, "papseg_image_labels", None) or None,
+                },
             )
             if cfg.save_last:
                 ckpt.save_checkpoint(output_dir / "last", base, **meta)

@@ -24,7 +24,8 @@ from torch import nn
 from papseg_utils.augment import get_policy
 from papseg_utils.data import load_dataset
 from papseg_utils.data.dataset import SegmentationDataset
-from papseg_utils.data.splits import fraction_subset, save_split, stratified_split
+from papseg_utils.data.image_labels import image_labels
+from papseg_utils.data.splits import fraction_subset, kfold, save_split, stratified_split
 from papseg_utils.data.synthetic import SyntheticConfig, generate_samples
 from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.models import build_model
@@ -53,6 +54,9 @@ def prepare_run(
     data_fraction: float = 1.0,
     seed: int = 0,
     output_dir: str | Path = "runs/fine_tuning",
+    cv_folds: int = 0,
+    fold: int = 0,
+    image_head: str = "none",
 ) -> tuple[nn.Module, SegmentationDataset, SegmentationDataset, LabelScheme, dict[str, list[str]]]:
     """Build the model and the training/validation datasets of one fine-tuning run.
 
@@ -71,6 +75,17 @@ def prepare_run(
     :class:`~papseg_utils.data.dataset.SegmentationDataset` letterboxed to
     ``image_size``, normalised with the model's ``papseg_spec.mean/std``, the
     training set augmented by policy ``augmentation`` (seeded with ``seed``).
+
+    Cross-validation: with ``cv_folds`` = k >= 2 the images are split into k
+    folds stratified by group (:func:`~papseg_utils.data.splits.kfold`, seed
+    ``split_seed``); fold ``fold`` is the test part and ``test_fraction`` is
+    not used; ``val_fraction`` of all images is then taken from the other folds
+    for validation (0: none, train on all of them). Running ``fold`` = 0..k-1
+    scores every image exactly once, by a model that never saw it.
+
+    Image head: ``image_head`` = ``"health"`` or ``"diagnosis"`` builds the
+    model with an image-level head (``image_classes``) and gives every item a
+    ``"label"`` (:mod:`papseg_utils.data.image_labels`).
 
     Parameters are those of the chapter's parameters cell, with its defaults.
 
@@ -119,7 +134,7 @@ def prepare_run(
         )
     else:
         samples = load_dataset(dataset, root=data_dir or None, scheme=scheme)
-    split = stratified_split(samples, val=val_fraction, test=test_fraction, seed=split_seed)
+    split = _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold)
     by_name = {s.name: s for s in samples}
     train_names = split["train"]
     if data_fraction < 1:
@@ -127,8 +142,13 @@ def prepare_run(
             train_names, [by_name[n].group for n in train_names], data_fraction, seed=split_seed
         )
     if main:
+        cv = {"cv_folds": cv_folds, "fold": fold} if cv_folds else {}
         save_split(
-            split, out / "split.json", seed=split_seed, groups={s.name: s.group for s in samples}
+            split,
+            out / "split.json",
+            seed=split_seed,
+            groups={s.name: s.group for s in samples},
+            **cv,
         )
     log.info(
         "%d images: %d for training, %d for validation, %d held out for the test",
@@ -138,7 +158,11 @@ def prepare_run(
         len(split["test"]),
     )
 
+    labels, label_names = image_labels(samples, image_head)
+    label_of = dict(zip([s.name for s in samples], labels or [], strict=False))
     model_kwargs = {"image_size": image_size} if architecture == "unetr" else {}
+    if label_names:
+        model_kwargs["image_classes"] = len(label_names)
     model = build_model(
         architecture,
         num_classes=label_scheme.num_classes,
@@ -148,15 +172,37 @@ def prepare_run(
     )
     spec = model.papseg_spec
 
-    policy = get_policy(augmentation, image_size=image_size, seed=seed)
-    train_ds = SegmentationDataset(
-        [by_name[n] for n in train_names],
-        transform=policy,
-        image_size=image_size,
-        mean=spec.mean,
-        std=spec.std,
-    )
-    val_ds = SegmentationDataset(
-        [by_name[n] for n in split["val"]], image_size=image_size, mean=spec.mean, std=spec.std
-    )
+    model.papseg_image_labels = label_names  # recorded in checkpoints (config.json)
+
+    def dataset(names, transform=None):
+        return SegmentationDataset(
+            [by_name[n] for n in names],
+            transform=transform,
+            image_size=image_size,
+            mean=spec.mean,
+            std=spec.std,
+            labels=[label_of[n] for n in names] if label_names else None,
+        )
+
+    train_ds = dataset(train_names, get_policy(augmentation, image_size=image_size, seed=seed))
+    val_ds = dataset(split["val"])
     return model, train_ds, val_ds, label_scheme, split
+
+
+def _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold) -> dict:
+    """train/val/test names: a stratified split, or fold ``fold`` of ``cv_folds`` as the test part."""
+    if not cv_folds:
+        return stratified_split(samples, val=val_fraction, test=test_fraction, seed=split_seed)
+    if cv_folds < 2 or not 0 <= fold < cv_folds:
+        raise ValueError(f"cv_folds={cv_folds}, fold={fold}: need cv_folds >= 2, 0 <= fold < cv_folds")
+    part = kfold(samples, k=cv_folds, seed=split_seed)[fold]
+    by_name = {s.name: s for s in samples}
+    rest = part["train"]
+    inner = stratified_split(
+        rest,
+        val=val_fraction * len(samples) / len(rest),
+        test=0,
+        seed=split_seed,
+        groups=[by_name[n].group for n in rest],
+    )
+    return {"train": inner["train"], "val": inner["val"], "test": part["val"]}
