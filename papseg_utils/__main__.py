@@ -5,6 +5,7 @@ Commands
 run      execute notebooks with papermill under a profile  (:mod:`papseg_utils.run`)
 book     render the Jupyter Book from executed notebooks     (:mod:`papseg_utils.book`)
 predict  segment images with a saved checkpoint              (:mod:`papseg_utils.predict`)
+evaluate score checkpoints (model, ensemble or CV folds)     (:mod:`papseg_utils.scoring`)
 study    run a grid study                                    (:mod:`papseg_utils.study`)
 train    train a model (also under torchrun for several GPUs) (:mod:`papseg_utils.train.cli`)
 
@@ -21,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("papseg_utils.run", "execute notebooks with papermill under a profile"),
     "book": ("papseg_utils.book", "render the Jupyter Book from executed notebooks"),
     "predict": ("papseg_utils.predict", "segment images with a saved checkpoint"),
+    "evaluate": ("papseg_utils.scoring", "score checkpoints: one model, an ensemble or CV folds"),
     "study": ("papseg_utils.study", "run a grid study"),
     "train": ("papseg_utils.train.cli", "train a model (also under torchrun for several GPUs)"),
 }

@@ -6,6 +6,8 @@
 * :func:`predict_logits` - a batch of normalised images -> logits, in batches.
 * :func:`tta_probabilities` / :func:`uncertainty_maps` - per-transform
   probabilities, softmax entropy and the TTA variance.
+* :func:`image_probabilities` - the image-level class probabilities of a model
+  with an image head (:mod:`papseg_utils.models.heads`).
 
 Tiling. Large fields (e.g. 2000x2000 slices) are cut into ``tile_size`` tiles
 overlapping by ``overlap * tile_size`` px; each tile's probabilities are
@@ -350,3 +352,34 @@ def predict_with_config(
         boxed, _, geom = letterbox(image, None, int(size))
         return unletterbox(predict_proba(model, boxed, **kw), geom).astype(np.float32)
     return predict_proba(model, image, tile_size=tile_size or None, overlap=overlap, **kw)
+
+
+@torch.no_grad()
+def image_probabilities(
+    model: torch.nn.Module, image: np.ndarray, config: dict, tta: bool | str = False
+) -> np.ndarray | None:
+    """The image head's class probabilities for one image: (K,) float32, or None without a head.
+
+    The image is letterboxed to the training size and normalised as in
+    training; with ``tta`` the softmax is averaged over the same flips as the
+    segmentation.
+    """
+    mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
+    std = tuple(config.get("std") or (0.5, 0.5, 0.5))
+    if config.get("image_size"):
+        from papseg_utils.data.resize import letterbox
+
+        image = letterbox(image, None, int(config["image_size"]))[0]
+    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
+    x = normalise(image, mean, std)
+    x = _pad_to(x, _ceil_to(x.shape[-2], multiple), _ceil_to(x.shape[-1], multiple))[None]
+    from papseg_utils.models.heads import image_logits_of
+
+    device = next(model.parameters()).device
+    probs = []
+    for name in _tta_names(tta):
+        logits = image_logits_of(model(_apply(x, name).to(device)))
+        if logits is None:
+            return None
+        probs.append(torch.softmax(logits.float(), dim=1)[0].cpu())
+    return torch.stack(probs).mean(0).numpy().astype(np.float32)

@@ -194,7 +194,9 @@ def _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold) -> 
     if not cv_folds:
         return stratified_split(samples, val=val_fraction, test=test_fraction, seed=split_seed)
     if cv_folds < 2 or not 0 <= fold < cv_folds:
-        raise ValueError(f"cv_folds={cv_folds}, fold={fold}: need cv_folds >= 2, 0 <= fold < cv_folds")
+        raise ValueError(
+            f"cv_folds={cv_folds}, fold={fold}: need cv_folds >= 2, 0 <= fold < cv_folds"
+        )
     part = kfold(samples, k=cv_folds, seed=split_seed)[fold]
     by_name = {s.name: s for s in samples}
     rest = part["train"]

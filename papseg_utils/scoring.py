@@ -1,0 +1,555 @@
+"""Score checkpoints on a dataset: one model, an ensemble, or the folds of a cross-validation.
+
+This is the ``evaluate`` command and what the evaluation chapter calls::
+
+    python -m papseg_utils evaluate CKPT [CKPT ...] --dataset herlev|folder|synthetic \\
+        --data-dir DIR [--split test|val|train|all|FILE] [--tta] [--out DIR]
+
+Which images each checkpoint scores
+-----------------------------------
+``--split all`` scores every image of the dataset with every checkpoint
+(their probabilities averaged: an ensemble). Use it for data the models never
+saw, e.g. another lab's images in the folder format (cross-dataset).
+
+``--split test`` (``val``, ``train``) reads ``split.json`` beside each
+checkpoint (the run folder that holds ``best/`` or ``last/``). A missing
+``split.json`` is an error: scoring a freshly drawn split could put training
+images in the "test" set. Then
+
+* all checkpoints name the same test images: they are scored as an ensemble;
+* the checkpoints' test parts are disjoint (the folds of a k-fold
+  cross-validation): every image is scored by the model(s) that did not
+  train on it, and the union is the cross-validated score;
+* anything else (overlapping but different test parts) is refused, because some
+  model would be scored on images it trained on.
+
+``--split FILE`` takes the ``test`` part of that split JSON for every checkpoint.
+
+Predictions are exactly those of the ``predict`` command
+(:func:`papseg_utils.inference.predict_with_config`: letterboxed as in
+training, probabilities mapped back to the original size), averaged over
+checkpoints. A checkpoint trained with an image head (``--image-head
+health``) also gives each image a probability of holding an unhealthy cell;
+on Herlev the cells of its segmentation are then coloured by it
+(:func:`papseg_utils.postprocess.cells_from_image_head`) and scored in the
+``paper_cells`` taxonomy as well.
+
+Outputs (``--out``)
+-------------------
+``per_image.csv``
+    The tidy table of :func:`papseg_utils.metrics.evaluate` (one row per
+    image x class x metric) with ``scheme`` and ``fold`` columns; a ``macro``
+    class holds each image's mean over the foreground classes.
+``summary.csv`` / ``summary.md``
+    Per class and metric: the per-image mean with its bootstrap 95 % interval,
+    the median, and the micro value (pixels pooled over images).
+``image_labels.csv``
+    With an image head: true and predicted image class, probabilities.
+``summary.png``
+    Per-class distributions of Dice, IoU and HD95.
+``scoring.json``
+    The checkpoints, their hashes, the images scored and the options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from papseg_utils.inference import image_probabilities, predict_with_config
+from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.metrics import bootstrap_ci, evaluate, summarise
+
+log = logging.getLogger(__name__)
+
+SPLIT_PARTS: tuple[str, ...] = ("train", "val", "test", "all")
+SUMMARY_METRICS: tuple[str, ...] = ("dice", "iou", "hd95", "nsd", "bf1")
+
+
+class ScoringError(ValueError):
+    """Checkpoints, split or data that cannot be scored together; the message says why and the fix."""
+
+
+@dataclass
+class Member:
+    """One checkpoint: the model in eval mode, its ``config.json``, and its run's split (or None)."""
+
+    path: Path
+    model: torch.nn.Module
+    config: dict
+    split: dict[str, list[str]] | None = None
+    train_args: dict = field(default_factory=dict)
+
+    @property
+    def scheme(self) -> LabelScheme:
+        return LabelScheme.from_dict(self.config["scheme"])
+
+    @property
+    def image_labels(self) -> list[str]:
+        return list(self.config.get("image_labels") or [])
+
+
+def load_members(checkpoints: Sequence[str | Path], device: str = "cpu") -> list[Member]:
+    """Load every checkpoint folder (or run folder: its ``best/``, else ``last/``).
+
+    All must predict the same label scheme; a different scheme is an error
+    naming both checkpoints.
+    """
+    from papseg_utils.data.splits import load_split
+    from papseg_utils.train.checkpoint import load_model
+
+    if not checkpoints:
+        raise ScoringError("no checkpoint given; pass one or more checkpoint folders")
+    members: list[Member] = []
+    for c in checkpoints:
+        folder = _checkpoint_folder(Path(c))
+        model, config = load_model(folder, device=device)
+        run = folder.parent
+        split = load_split(run / "split.json") if (run / "split.json").is_file() else None
+        args_file = run / "train_args.json"
+        train_args = json.loads(args_file.read_text()) if args_file.is_file() else {}
+        members.append(Member(folder, model, config, split, train_args))
+    first = members[0]
+    for m in members[1:]:
+        if m.scheme.classes != first.scheme.classes:
+            raise ScoringError(
+                f"{m.path} predicts {list(m.scheme.classes)} but {first.path} predicts "
+                f"{list(first.scheme.classes)}; an ensemble needs one label scheme"
+            )
+    return members
+
+
+def _checkpoint_folder(path: Path) -> Path:
+    for folder in (path, path / "best", path / "last"):
+        if (folder / "config.json").is_file():
+            return folder
+    raise ScoringError(
+        f"{path}: no checkpoint here (no config.json in it, best/ or last/). Pass a checkpoint folder "
+        "written by `python -m papseg_utils train` or the fine-tuning notebook."
+    )
+
+
+def assign_images(
+    members: Sequence[Member], names: Sequence[str], split: str = "test"
+) -> dict[str, list[int]]:
+    """Which members score which image: ``{image name: [member indices]}`` (in ``names`` order).
+
+    ``split`` is ``"all"``, a part name (``"train"``, ``"val"``, ``"test"``,
+    read from each member's ``split.json``) or the path of a split JSON (its
+    ``test`` part, for every member). See the module docstring for the rules.
+    """
+    from papseg_utils.data.splits import load_split
+
+    everyone = list(range(len(members)))
+    if split == "all":
+        return {n: everyone for n in names}
+    if split not in SPLIT_PARTS:
+        path = Path(split)
+        if not path.is_file():
+            raise ScoringError(
+                f"--split {split!r}: neither one of {list(SPLIT_PARTS)} nor an existing split file"
+            )
+        wanted = load_split(path)["test"]
+        return _present({n: everyone for n in wanted}, names, f"the test part of {path}")
+    missing = [str(m.path.parent) for m in members if m.split is None]
+    if missing:
+        raise ScoringError(
+            f"--split {split}: no split.json beside {', '.join(missing)}. Scoring a new split "
+            "could count training images as test images. Pass the run folder that training wrote, "
+            "--split FILE with the split used in training, or --split all for data no model saw."
+        )
+    parts = [list(m.split[split]) for m in members]  # type: ignore[index]
+    if not any(parts):
+        raise ScoringError(f"--split {split}: the {split} part of every split.json is empty")
+    if all(set(p) == set(parts[0]) for p in parts):
+        return _present({n: everyone for n in parts[0]}, names, f"the {split} part of split.json")
+    owners: dict[str, list[int]] = {}
+    for i, part in enumerate(parts):
+        for n in part:
+            owners.setdefault(n, []).append(i)
+    shared = [n for n, who in owners.items() if len(who) > 1]
+    if shared:
+        raise ScoringError(
+            f"the checkpoints' {split} parts differ but overlap ({len(shared)} images in several, "
+            f"e.g. {shared[0]!r}): some model would be scored on images it trained on. Score them "
+            "one at a time, or pass checkpoints of one run (ensemble) or of disjoint folds (CV)."
+        )
+    return _present(owners, names, f"the {split} parts of the folds' split.json")
+
+
+def _present(wanted: dict[str, list[int]], names: Sequence[str], what: str) -> dict[str, list[int]]:
+    have = set(names)
+    absent = [n for n in wanted if n not in have]
+    if absent:
+        raise ScoringError(
+            f"{len(absent)} of {len(wanted)} images in {what} are not in the dataset "
+            f"(e.g. {absent[0]!r}); is --data-dir the folder the models were trained on?"
+        )
+    return {n: wanted[n] for n in names if n in wanted}
+
+
+@dataclass
+class Scores:
+    """What :func:`score` measured. ``tables`` maps a scheme name to its tidy per-image table."""
+
+    tables: dict[str, pd.DataFrame]
+    image_labels: pd.DataFrame | None
+    assignment: dict[str, list[int]]
+    preds: dict[str, np.ndarray]
+
+
+def score(
+    members: Sequence[Member],
+    samples: Sequence,
+    assignment: dict[str, list[int]],
+    tta: bool | str = False,
+    paper_masks: dict[str, np.ndarray] | None = None,
+    spacing_um: float | None = None,
+    empty_policy: str = "penalty",
+    progress: bool = False,
+) -> Scores:
+    """Predict and score every assigned image.
+
+    Parameters
+    ----------
+    members : from :func:`load_members`.
+    samples : the dataset (``Sample`` list); only assigned names are used.
+    assignment : from :func:`assign_images`.
+    tta : False, True/``"flips"`` or ``"d4"``.
+    paper_masks : optional ``{name: (H, W) paper_cells mask}``; with an image
+        head of kind health, the cells are also scored in ``paper_cells``.
+    spacing_um, empty_policy : passed to :func:`papseg_utils.metrics.evaluate`.
+
+    Returns
+    -------
+    Scores
+        ``tables[scheme]`` has a ``fold`` column (the scoring member's index,
+        or ``-1`` for an ensemble of several) and per-image ``macro`` rows.
+    """
+    from papseg_utils.postprocess import cells_from_image_head
+
+    scheme = members[0].scheme
+    by_name = {s.name: s for s in samples}
+    preds: dict[str, np.ndarray] = {}
+    fold: dict[str, int] = {}
+    rows = []
+    health = all(m.image_labels == ["healthy", "unhealthy"] for m in members)
+    for k, (name, who) in enumerate(assignment.items()):
+        s = by_name[name]
+        probs = np.mean(
+            [
+                predict_with_config(members[i].model, s.image, members[i].config, tta=tta)
+                for i in who
+            ],
+            axis=0,
+        )
+        preds[name] = probs.argmax(0).astype(np.uint8)
+        fold[name] = who[0] if len(who) == 1 else -1
+        heads = [
+            image_probabilities(members[i].model, s.image, members[i].config, tta) for i in who
+        ]
+        if all(h is not None for h in heads):
+            p = np.mean(heads, axis=0)
+            rows.append(
+                {
+                    "image": name,
+                    "group": s.group,
+                    "fold": fold[name],
+                    **_head_row(p, members[who[0]]),
+                }
+            )
+        if progress and (k + 1) % 50 == 0:
+            print(f"  {k + 1}/{len(assignment)} images", file=sys.stderr, flush=True)
+    names = list(preds)
+    masks = [by_name[n].mask for n in names]
+    tables = {scheme.name: _table(evaluate([preds[n] for n in names], masks, scheme, spacing_um,
+                                           empty_policy, names=names), scheme, fold)}  # fmt: skip
+    labels = pd.DataFrame(rows) if rows else None
+    if labels is not None and health and paper_masks is not None:
+        p_unhealthy = dict(zip(labels.image, labels.p_unhealthy, strict=True))
+        cells = [cells_from_image_head(preds[n], p_unhealthy[n]) for n in names]
+        paper = get_scheme("paper_cells")
+        tables[paper.name] = _table(
+            evaluate(
+                cells, [paper_masks[n] for n in names], paper, spacing_um, empty_policy, names=names
+            ),
+            paper,
+            fold,
+        )
+    return Scores(tables, labels, dict(assignment), preds)
+
+
+def _head_row(p: np.ndarray, member: Member) -> dict:
+    names = member.image_labels or [str(i) for i in range(len(p))]
+    row = {f"p_{n}": float(v) for n, v in zip(names, p, strict=True)}
+    row["predicted"] = names[int(np.argmax(p))]
+    return row
+
+
+def _table(df: pd.DataFrame, scheme: LabelScheme, fold: dict[str, int]) -> pd.DataFrame:
+    """Add ``scheme``/``fold`` columns and per-image ``macro`` rows (mean over foreground classes)."""
+    fg = list(scheme.classes[1:])
+    body = df[df["class"].isin(fg) & ~df.metric.isin(("tp", "fp", "fn"))]
+    macro = (
+        body.groupby(["image", "metric"], sort=False)
+        .agg(value=("value", "mean"), unit=("unit", "first"))
+        .reset_index()
+        .assign(**{"class": "macro", "empty_case": ""})
+    )
+    out = pd.concat([df, macro[df.columns]], ignore_index=True)
+    out["scheme"] = scheme.name
+    out["fold"] = out["image"].map(fold).astype(int)
+    out.attrs.update(df.attrs)
+    return out
+
+
+def summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Per class (and ``macro``) and metric: mean, bootstrap 95 % CI, median, micro value.
+
+    Columns ``scheme, class, metric, mean, low, high, median, micro, unit, n, n_nan``.
+    ``micro`` pools pixels over images (overlap metrics only; NaN otherwise).
+    """
+    body = table[table.metric.isin(SUMMARY_METRICS)]
+    ci = bootstrap_ci(body, n_boot=n_boot, seed=seed)
+    med = body.groupby(["class", "metric"], sort=False)["value"].median().rename("median")
+    ci = ci.join(med, on=["class", "metric"])
+    raw = table[table["class"] != "macro"]
+    micro = summarise(raw, "micro")
+    micro["class"] = micro["class"].where(micro["class"] != "macro", "macro")
+    micro = micro[micro.reduction.isin(["micro", "micro+macro"])].set_index(["class", "metric"])[
+        "value"
+    ]
+    ci["micro"] = [
+        micro.get((c, m), np.nan) for c, m in zip(ci["class"], ci["metric"], strict=True)
+    ]
+    ci.insert(0, "scheme", table["scheme"].iloc[0] if len(table) else "")
+    return ci[
+        [
+            "scheme",
+            "class",
+            "metric",
+            "mean",
+            "low",
+            "high",
+            "median",
+            "micro",
+            "unit",
+            "n",
+            "n_nan",
+        ]
+    ]
+
+
+def image_accuracy(labels: pd.DataFrame) -> dict[str, float]:
+    """Accuracy, sensitivity and specificity of the health head (unhealthy = positive)."""
+    from papseg_utils.data.herlev import UNHEALTHY_CLASSES
+
+    truth = labels["group"].isin(UNHEALTHY_CLASSES)
+    called = labels["predicted"] == "unhealthy"
+    return {
+        "n": int(len(labels)),
+        "accuracy": float((truth == called).mean()),
+        "sensitivity": float(called[truth].mean()) if truth.any() else float("nan"),
+        "specificity": float((~called[~truth]).mean()) if (~truth).any() else float("nan"),
+    }
+
+
+def markdown(
+    summaries: Sequence[pd.DataFrame], metrics: Sequence[str] = ("dice", "iou", "hd95")
+) -> str:
+    """A compact markdown table of :func:`summary` outputs: mean [low, high], median, micro."""
+    lines = [
+        "| taxonomy | class | metric | per-image mean [95 % CI] | median | micro |",
+        "|---|---|---|---|---|---|",
+    ]
+    for s in summaries:
+        for r in s[s.metric.isin(metrics)].itertuples():
+            micro = "" if np.isnan(r.micro) else f"{r.micro:.3f}"
+            lines.append(
+                f"| {r.scheme} | {r._2} | {r.metric} ({r.unit}) | {r.mean:.3f} [{r.low:.3f}, {r.high:.3f}] "
+                f"| {r.median:.3f} | {micro} |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(
+    scores: Scores, out: Path, members: Sequence[Member], options: dict, n_boot: int = 2000
+) -> dict:
+    """Write the files listed in the module docstring to ``out``; return the summary dict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from papseg_utils.train.checkpoint import sha256_file
+    from papseg_utils.viz.evaluation import plot_metric_distributions
+
+    out.mkdir(parents=True, exist_ok=True)
+    summaries = [
+        summary(t, n_boot=n_boot, seed=int(options.get("seed", 0))) for t in scores.tables.values()
+    ]
+    pd.concat(scores.tables.values(), ignore_index=True).to_csv(out / "per_image.csv", index=False)
+    pd.concat(summaries, ignore_index=True).to_csv(out / "summary.csv", index=False)
+    text = markdown(summaries)
+    result: dict = {"options": options, "n_images": len(scores.assignment)}
+    if scores.image_labels is not None:
+        scores.image_labels.to_csv(out / "image_labels.csv", index=False)
+        if "p_unhealthy" in scores.image_labels:
+            acc = image_accuracy(scores.image_labels)
+            result["image_head"] = acc
+            text += (
+                f"\nImage head (healthy / unhealthy), {acc['n']} images: accuracy {acc['accuracy']:.3f}, "
+                f"sensitivity {acc['sensitivity']:.3f}, specificity {acc['specificity']:.3f}\n"
+            )
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    first = next(iter(scores.tables.values()))
+    scheme = members[0].scheme
+    fig = plot_metric_distributions(
+        first[first["class"] != "macro"], scheme, metrics=("dice", "iou", "hd95")
+    )
+    fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    result["checkpoints"] = [
+        {"path": str(m.path), "sha256": m.config.get("checkpoint_sha256")
+         or sha256_file(m.path / "model.safetensors"), "epoch": m.config.get("epoch")}
+        for m in members
+    ]  # fmt: skip
+    result["mode"] = _mode(scores.assignment, len(members))
+    (out / "scoring.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return result
+
+
+def _mode(assignment: dict[str, list[int]], n_members: int) -> str:
+    if n_members == 1:
+        return "single model"
+    sizes = {len(v) for v in assignment.values()}
+    return (
+        "cross-validation (each image by the fold that did not train on it)"
+        if sizes == {1}
+        else "ensemble"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m papseg_utils evaluate",
+        description="Score checkpoints (one, an ensemble, or CV folds) on a dataset: per-image "
+        "Dice, IoU, HD95 and more, bootstrap 95 % intervals, micro averages and a figure.",
+        epilog="Example: python -m papseg_utils evaluate runs/fold*/last --dataset herlev --split test --tta --out results/cv",
+    )
+    ap.add_argument(
+        "checkpoints", nargs="+", help="checkpoint folders (or run folders holding best/ or last/)"
+    )
+    ap.add_argument(
+        "--dataset",
+        default="herlev",
+        help='"herlev", "folder", "synthetic" or another registered dataset',
+    )
+    ap.add_argument(
+        "--data-dir",
+        default="",
+        help="data folder (herlev: default $PAPSEG_HERLEV_DIR or the default location)",
+    )
+    ap.add_argument(
+        "--split",
+        default="test",
+        help='"test", "val", "train" (from split.json beside each checkpoint), "all", or a split JSON file',
+    )
+    ap.add_argument(
+        "--tta",
+        nargs="?",
+        const="flips",
+        default="",
+        help='average over flips ("flips", the default when given) or "d4"',
+    )
+    ap.add_argument(
+        "--out", default="", help="output folder (default: evaluation/ in the current folder)"
+    )
+    ap.add_argument(
+        "--gray",
+        default="background",
+        choices=("background", "ignore"),
+        help="Herlev's gray border zone",
+    )
+    ap.add_argument(
+        "--spacing-um", type=float, default=0.0, help="pixel size in um; distances then in um"
+    )
+    ap.add_argument("--empty-policy", default="penalty", choices=("penalty", "nan"))
+    ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
+    ap.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
+    ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
+    return ap
+
+
+def _load_samples(args, members: Sequence[Member], scheme: str):
+    from papseg_utils.data import load_dataset
+
+    kw: dict = {}
+    if args.dataset == "herlev":
+        kw["gray"] = args.gray
+    if args.dataset == "synthetic":  # regenerate the images the run trained and tested on
+        ta = members[0].train_args
+        kw = {"n": int(ta.get("num_train_images", 24)), "seed": int(ta.get("seed", 0)),
+              "image_size": int(ta.get("image_size", 256))}  # fmt: skip
+    return load_dataset(args.dataset, root=args.data_dir or None, scheme=scheme, **kw)
+
+
+def run(args: argparse.Namespace) -> dict:
+    """The ``evaluate`` command on parsed arguments; returns what ``scoring.json`` holds."""
+    from papseg_utils.data.registry import resolve_root
+    from papseg_utils.device import resolve_device
+
+    device = resolve_device(args.device)
+    members = load_members(args.checkpoints, device=str(device))
+    scheme = members[0].scheme.name
+    out = Path(args.out or "evaluation").resolve()
+    root = (
+        resolve_root(args.dataset, args.data_dir or None) if args.dataset != "synthetic" else None
+    )
+    if root is not None and (out == root.resolve() or root.resolve() in out.parents):
+        raise ScoringError(
+            f"--out {out} lies inside the data folder {root}; choose a folder outside it"
+        )
+    samples = _load_samples(args, members, scheme)
+    assignment = assign_images(members, [s.name for s in samples], args.split)
+    paper = None
+    if args.dataset == "herlev" and any(
+        m.image_labels == ["healthy", "unhealthy"] for m in members
+    ):
+        paper_samples = _load_samples(args, members, "paper_cells")
+        paper = {s.name: s.mask for s in paper_samples if s.name in assignment}
+    print(f"scoring {len(assignment)} images with {len(members)} checkpoint(s): "
+          f"{_mode(assignment, len(members))}", flush=True)  # fmt: skip
+    scores = score(members, samples, assignment, tta=args.tta or False, paper_masks=paper,
+                   spacing_um=args.spacing_um or None, empty_policy=args.empty_policy, progress=True)  # fmt: skip
+    options = {k: v for k, v in vars(args).items() if k != "checkpoints"}
+    result = write_outputs(scores, out, members, options, n_boot=args.n_boot)
+    print((out / "summary.md").read_text(encoding="utf-8"))
+    print(f"wrote {out}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m papseg_utils evaluate``; returns the exit code (2 for bad input, 130 on Ctrl-C)."""
+    from papseg_utils.data.errors import DatasetError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        print("evaluate: interrupted; nothing else was written", file=sys.stderr)
+        return 130
+    except (ScoringError, DatasetError, FileNotFoundError) as err:
+        print(f"evaluate: {err}", file=sys.stderr)
+        return 2
+    return 0
