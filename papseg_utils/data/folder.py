@@ -152,6 +152,11 @@ def load_folder(
             )
     images = _index(img_dir, IMAGE_SUFFIXES)
     masks = _index(mask_dir, (".png",))
+    if not images:
+        raise DataLayoutError(
+            f"{img_dir}: no images ({', '.join(IMAGE_SUFFIXES)}); put the images there, each with "
+            f"a mask of the same stem in {mask_dir} (see papseg_utils.data.folder)."
+        )
     no_mask = sorted(set(images) - set(masks))
     no_image = sorted(set(masks) - set(images))
     if no_mask or no_image:
