@@ -371,6 +371,8 @@ def check_weights_file(path: str | Path) -> None:
             (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
             default=0,
         )
+    except CheckpointError:
+        raise
     except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
         raise CheckpointError(
             f"{p} is not a readable safetensors file ({err}); {_DAMAGED}"
@@ -395,6 +397,29 @@ def load_trainer_state(path: str | Path, map_location: str | torch.device = "cpu
         raise CheckpointError(
             f"{p} cannot be read ({type(err).__name__}: {str(err)[:200]}); {_DAMAGED}"
         ) from None
+
+
+def check_resumable(path: str | Path, num_classes: int) -> Path:
+    """Check, before any training, that ``path`` can be resumed by a run of ``num_classes``.
+
+    Reads ``config.json`` and the weights header and looks for
+    ``trainer_state.pt``; raises :class:`CheckpointError` naming the file.
+    Returns the checkpoint folder.
+    """
+    folder = resolve_checkpoint(path)
+    config = load_config(folder)
+    if int(config["num_classes"]) != int(num_classes):
+        raise CheckpointError(
+            f"{folder} was trained with {config['num_classes']} classes, this run has "
+            f"{num_classes}; resume with the same label scheme (or start a new run)"
+        )
+    check_weights_file(folder / WEIGHTS_FILE)
+    if not (folder / STATE_FILE).is_file():
+        raise MissingTrainerStateError(
+            f"{folder / STATE_FILE} not found: this checkpoint has weights only and cannot be "
+            "resumed; resume from the last/ folder of a run written by train, or start a new run"
+        )
+    return folder
 
 
 def load_weights(
