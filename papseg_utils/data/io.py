@@ -94,6 +94,12 @@ def read_palette_mask(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return idx, rgb
 
 
+def read_palette(path: str | Path) -> list[int] | None:
+    """The flat palette ``[r, g, b, ...]`` of a palette ("P") image, else None."""
+    img = _open(path)
+    return img.getpalette() if img.mode == "P" else None
+
+
 def save_label_mask(mask: np.ndarray, path: str | Path, palette: list[int] | None = None) -> None:
     """Write a (H, W) uint8 label mask as a PNG (palette PNG when ``palette`` is given)."""
     mask = np.asarray(mask)
