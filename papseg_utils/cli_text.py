@@ -21,6 +21,7 @@ PYTHON_HINTS: dict[str, str] = {
     ),
     "use encoder='tf_efficientnet_lite0'": "use --encoder tf_efficientnet_lite0",
     "or pretrained='none'": "or --pretrained none",
+    "train one with papseg_utils.train.fit": "train one with python -m papseg_utils train",
 }
 """Python hint in a library message -> its command-line form ("" drops it)."""
 

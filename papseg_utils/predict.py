@@ -40,6 +40,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from papseg_utils.cli_text import for_command_line
 from papseg_utils.labels import LabelScheme
 
 log = logging.getLogger(__name__)
@@ -230,7 +231,7 @@ def _main(args: argparse.Namespace) -> int:
     try:
         ckpt = resolve_checkpoint(args.checkpoint)
     except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {for_command_line(str(err))}", file=sys.stderr)
         return 2
     pairs, problems = collect_inputs(args.inputs, args.recursive)
     for msg in problems:
