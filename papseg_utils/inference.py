@@ -31,6 +31,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import tqdm
 
 from papseg_utils.device import resolve_device
 
@@ -203,6 +204,7 @@ def predict_proba(
     multiple: int = 32,
     blend: str = "gaussian",
     trim: int | None = None,
+    progress: bool = False,
 ) -> np.ndarray:
     """Class probabilities of one image.
 
@@ -212,7 +214,8 @@ def predict_proba(
     image : (H, W, 3) uint8 RGB.
     mean, std : normalisation on the 0-1 scale (from the checkpoint config).
     tile_size : None = the whole image in one pass; else the tile side in px
-        (a multiple of ``multiple``).
+        (a multiple of ``multiple``); a tile larger than the image is clamped
+        to the image (rounded up to ``multiple``).
     overlap : fraction of the tile shared with each neighbour, in [0, 0.9].
     tta : False; True or ``"flips"`` (4 flips); ``"d4"`` (flips and rotations);
         or a list of transform names. Probabilities are averaged after each
@@ -222,6 +225,7 @@ def predict_proba(
     multiple : inputs are padded (bottom/right, mean colour) to a multiple of this.
     blend : tile window, ``"gaussian"`` or ``"linear"``.
     trim : px at inner tile sides given zero weight; default ``overlap_px // 4``.
+    progress : show a tqdm bar of the tiles (when there are more than a few batches).
 
     Returns
     -------
@@ -241,6 +245,7 @@ def predict_proba(
         return probs[:, :h, :w].numpy().astype(np.float32)
     if tile_size <= 0 or tile_size % multiple:
         raise ValueError(f"tile_size must be a positive multiple of {multiple}, got {tile_size}")
+    tile_size = min(tile_size, _ceil_to(max(h, w), multiple))  # never larger than the image
     xp = _pad_to(x, max(h, tile_size), max(w, tile_size))
     ph, pw = xp.shape[-2:]
     ov = int(round(overlap * tile_size))
@@ -253,7 +258,11 @@ def predict_proba(
     wsum = np.zeros((ph, pw), np.float32)
     coords = [(r, c) for r in rows for c in cols]
     log.debug("tiled inference: %d tiles of %d px on %dx%d", len(coords), tile_size, ph, pw)
-    for i in range(0, len(coords), max(1, batch_size)):
+    starts = range(0, len(coords), max(1, batch_size))
+    bar = tqdm(
+        starts, desc="tiles", unit="batch", leave=False, disable=not progress or len(starts) < 4
+    )
+    for i in bar:
         chunk = coords[i : i + batch_size]
         batch = torch.stack([xp[:, r : r + tile_size, c : c + tile_size] for r, c in chunk])
         probs = _forward_tta(model, batch, names, dev).numpy()
@@ -329,6 +338,7 @@ def predict_with_config(
     tta: bool | str | Sequence[str] = False,
     batch_size: int = 4,
     device: str | torch.device = "auto",
+    progress: bool = False,
 ) -> np.ndarray:
     """Probabilities of one image at its original size, using a checkpoint config.
 
@@ -351,7 +361,9 @@ def predict_with_config(
     if not tile_size and size:
         boxed, _, geom = letterbox(image, None, int(size))
         return unletterbox(predict_proba(model, boxed, **kw), geom).astype(np.float32)
-    return predict_proba(model, image, tile_size=tile_size or None, overlap=overlap, **kw)
+    return predict_proba(
+        model, image, tile_size=tile_size or None, overlap=overlap, progress=progress, **kw
+    )
 
 
 @torch.no_grad()

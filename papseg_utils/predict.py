@@ -16,9 +16,16 @@ checkpoint's ``image_size`` (when it has one) and predictions are mapped back
 to the original size; with ``--tile-size`` images are predicted at their native
 resolution in overlapping tiles instead (large fields).
 
+Every option is checked before the checkpoint is loaded. An output path that
+is an input file or lies inside an input folder is refused, whatever
+``--overwrite`` says (paths are compared after resolving symlinks). A tile
+larger than the image is clamped to it; tiled images show a progress bar.
+
 Exit codes: 0 all images written; 1 some images were skipped (unreadable) or
 ``--strict`` stopped at the first one, or outputs exist without
-``--overwrite``; 2 bad usage (missing checkpoint, no input images).
+``--overwrite``; 2 bad usage (missing or damaged checkpoint, no input images,
+invalid option, an output that would overwrite an input); 130 interrupted
+(Ctrl-C).
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ import numpy as np
 from PIL import Image
 from tqdm.auto import tqdm
 
+from papseg_utils.cli_text import for_command_line
 from papseg_utils.labels import LabelScheme
 
 log = logging.getLogger(__name__)
@@ -134,20 +142,96 @@ def predict_image(model, image: np.ndarray, config: dict, args: argparse.Namespa
         tta=args.tta,
         batch_size=args.batch_size,
         device=args.device,
+        progress=True,
     )
     return probs.argmax(0).astype(np.uint8)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the predict command; returns the exit code."""
-    args = build_parser().parse_args(argv)
-    from papseg_utils.data.io import read_image
-    from papseg_utils.train.checkpoint import load_model, resolve_checkpoint
+def check_options(args: argparse.Namespace) -> str | None:
+    """Validate the numeric and device options before any work; return an error or None."""
+    if args.tile_size is not None and args.tile_size < 1:
+        return (
+            f"--tile-size {args.tile_size} must be a positive number of px (e.g. 512); "
+            "omit it to predict whole images"
+        )
+    if not 0 <= args.overlap <= 0.9:
+        return f"--overlap {args.overlap} must be a fraction in [0, 0.9] (default 0.25)"
+    if args.batch_size < 1:
+        return f"--batch-size {args.batch_size} must be >= 1 (default 4)"
+    from papseg_utils.device import resolve_device
 
+    try:
+        resolve_device(args.device)
+    except ValueError as err:
+        return f"--device: {err}"
+    return None
+
+
+def check_tile_size(tile_size: int | None, config: dict) -> str | None:
+    """``--tile-size`` must be a multiple of the network's size multiple (from ``config``)."""
+    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
+    if tile_size is not None and tile_size % multiple:
+        lower = max(multiple, tile_size // multiple * multiple)
+        return (
+            f"--tile-size {tile_size} must be a multiple of {multiple} for "
+            f"{config.get('architecture')}; use {lower} or {lower + multiple}"
+        )
+    return None
+
+
+def unsafe_outputs(targets: list[Path], inputs: list[str], files: list[Path]) -> str | None:
+    """Refuse outputs that are an input file or lie inside an input folder.
+
+    ``targets`` are the files predict would write, ``inputs`` the arguments
+    given, ``files`` the input images found. Paths are compared after
+    resolving symlinks and relative parts, so ``--overwrite`` can never
+    replace a user's image. Returns an error message or None.
+    """
+    folders = [Path(raw).resolve() for raw in inputs if Path(raw).is_dir()]
+    sources = {f.resolve() for f in files}
+    for t in targets:
+        real = t.resolve()
+        if real in sources:
+            return (
+                f"--out would write {t}, which is the input image {real}; choose an output "
+                "folder outside the inputs (inputs are never written to, even with --overwrite)"
+            )
+        for folder in folders:
+            if real == folder or _inside(real, folder):
+                return (
+                    f"--out would write {t} inside the input folder {folder}; choose an output "
+                    "folder outside the inputs (inputs are never written to, even with --overwrite)"
+                )
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the predict command; returns the exit code (130 when interrupted with Ctrl-C)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _main(args)
+    except KeyboardInterrupt:
+        out = Path(args.out)
+        print(
+            f"interrupted: masks written so far are in {out / 'masks'}; run the same command "
+            "with --overwrite to redo them",
+            file=sys.stderr,
+        )
+        return 130
+
+
+def _main(args: argparse.Namespace) -> int:
+    from papseg_utils.data.io import read_image
+    from papseg_utils.train.checkpoint import CheckpointError, load_model, resolve_checkpoint
+
+    problem = check_options(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         ckpt = resolve_checkpoint(args.checkpoint)
     except FileNotFoundError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {for_command_line(str(err))}", file=sys.stderr)
         return 2
     pairs, problems = collect_inputs(args.inputs, args.recursive)
     for msg in problems:
@@ -173,6 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         name = rel.with_suffix(".png")
         targets = [out / "masks" / name] + ([] if args.no_overlay else [out / "overlays" / name])
         jobs.append((src, rel, targets))
+    all_targets = [t for _, _, ts in jobs for t in ts] + [out / "predict_log.json"]
+    problem = unsafe_outputs(all_targets, args.inputs, [src for src, _ in pairs])
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     if len({str(r.with_suffix("")) for _, r, _ in jobs}) != len(jobs):
         print(
             "error: two inputs map to the same output name (same stem); rename one", file=sys.stderr
@@ -186,7 +275,17 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    model, config = load_model(ckpt, device=args.device)
+    try:
+        from papseg_utils.train.checkpoint import load_config
+
+        problem = check_tile_size(args.tile_size, load_config(ckpt))
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        model, config = load_model(ckpt, device=args.device)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     scheme = _scheme_from_config(config)
     from papseg_utils.viz.samples import overlay
 

@@ -23,6 +23,11 @@ in a string value becomes the output folder. The executed copy is written to
 Notebooks run in separate processes (one papermill worker each, up to ``-j``
 at once) with the repository root as working directory. A notebook whose
 dependency failed is skipped, not run. Each notebook has a wall-clock timeout.
+``-p`` values are checked against the parameters cell's annotations.
+
+One Ctrl-C ends the running workers and their kernels (they run in sessions of
+their own), records every unfinished notebook as ``interrupted`` in its
+provenance and exits with 130.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -45,6 +51,7 @@ from typing import Any
 import yaml
 
 from papseg_utils import provenance
+from papseg_utils.param_types import matches
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +69,27 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+EXIT_INTERRUPTED = 130
+INTERRUPTED_REASON = "stopped by Ctrl-C; the worker and its kernel were ended"
+
+
 class RunnerError(Exception):
     """Bad input to the runner (unknown profile, missing notebook, undeclared key...)."""
+
+
+class RunInterrupted(Exception):
+    """Ctrl-C during :func:`run_notebooks`; ``results`` holds every notebook's outcome."""
+
+    def __init__(self, results: list[NotebookResult]) -> None:
+        super().__init__("interrupted")
+        self.results = results
+
+
+# Workers run in sessions of their own (a terminal's Ctrl-C does not reach them), so the
+# runner keeps them here and ends them, with their kernels, when it is interrupted.
+_INTERRUPTED = threading.Event()
+_WORKERS: set[subprocess.Popen] = set()
+_WORKERS_LOCK = threading.Lock()
 
 
 def repo_root() -> Path:
@@ -99,7 +125,7 @@ class NotebookJob:
 
 @dataclass
 class NotebookResult:
-    """Outcome of one notebook: ``status`` is ok, failed, timeout, skipped or invalid."""
+    """Outcome of one notebook: ``status`` is ok, failed, timeout, skipped, invalid or interrupted."""
 
     stem: str
     status: str
@@ -269,6 +295,14 @@ def _plan_one(
                 f"{stem}: {origin} sets {undeclared}, not declared in the notebook's parameters cell; "
                 f"declared: {', '.join(declared) or '(none)'}"
             )
+    for key, value in overrides.items():
+        ann = declared[key].get("inferred_type_name")
+        if not matches(value, ann):
+            default = declared[key].get("default")
+            raise RunnerError(
+                f"{stem}: -p {key} {value!r} is not a valid {ann} (the parameters cell declares "
+                f"{key}: {ann} = {default}); pass a value of that type, e.g. -p {key} {default}"
+            )
     params.update(overrides)
     params = substitute_build(params, build)
     for dep in pfile["depends_on"]:
@@ -428,10 +462,30 @@ def _locate_failed_cell(output: Path, cell_index: int | None = None) -> dict[str
 
 
 def _kill_group(proc: subprocess.Popen) -> None:
+    """Kill the worker, its process group and every descendant (kernels have their own session)."""
+    try:
+        import psutil
+
+        descendants = psutil.Process(proc.pid).children(recursive=True)
+    except Exception:  # psutil missing or the worker already gone
+        descendants = []
     try:
         os.killpg(proc.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         proc.kill()
+    for child in descendants:
+        try:
+            child.kill()
+        except Exception:  # already gone
+            pass
+
+
+def _stop_workers() -> None:
+    """End every running worker and its kernel (after Ctrl-C)."""
+    with _WORKERS_LOCK:
+        procs = list(_WORKERS)
+    for proc in procs:
+        _kill_group(proc)
 
 
 def _execute(
@@ -468,30 +522,41 @@ def _execute(
     started = provenance.now_iso()
     t0 = time.perf_counter()
     log.info("%s: started (profile %s)", job.stem, profile)
+    timed_out = False
     try:
-        with open(log_path, "w", encoding="utf-8") as logfh:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "papseg_utils.run", "_worker", spec_path],
-                cwd=str(cwd),
-                env=env,
-                stdout=logfh,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        with open(log_path, "w", encoding="utf-8") as logfh, _WORKERS_LOCK:
+            if _INTERRUPTED.is_set():
+                proc = None
+            else:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", "papseg_utils.run", "_worker", spec_path],
+                    cwd=str(cwd),
+                    env=env,
+                    stdout=logfh,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                _WORKERS.add(proc)
+        if proc is not None:
             try:
                 proc.wait(timeout=timeout_s + 60)
-                timed_out = False
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 proc.wait()
                 timed_out = True
+            finally:
+                with _WORKERS_LOCK:
+                    _WORKERS.discard(proc)
     finally:
         os.unlink(spec_path)
     wall = time.perf_counter() - t0
-    if timed_out or not prov_path.is_file():
-        status = "timeout" if timed_out else "failed"
+    interrupted = _INTERRUPTED.is_set() and (proc is None or proc.returncode != 0)
+    if interrupted or timed_out or not prov_path.is_file():
+        status = "interrupted" if interrupted else "timeout" if timed_out else "failed"
         reason = (
-            f"exceeded the {timeout_s:.0f} s limit (raise it with --timeout)"
+            INTERRUPTED_REASON
+            if interrupted
+            else f"exceeded the {timeout_s:.0f} s limit (raise it with --timeout)"
             if timed_out
             else f"worker exited with code {proc.returncode}; see {log_path}"
         )
@@ -574,43 +639,71 @@ def run_notebooks(
     results: dict[str, NotebookResult] = {}
     pending = list(jobs)
     running: dict[Future, NotebookJob] = {}
+    _INTERRUPTED.clear()
     with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
-        while pending or running:
-            for job in list(pending):
-                if job.error is not None:
-                    pending.remove(job)
-                    results[job.stem] = _not_run(job, out, profile, "invalid", job.error)
-                    continue
-                deps = [d for d in job.depends_on if d in selected]
-                bad = [d for d in deps if d in results and results[d].status != "ok"]
-                if bad:
-                    pending.remove(job)
-                    results[job.stem] = _skip(job, out, profile, bad, results)
-                elif all(d in results for d in deps) and len(running) < max(1, max_workers):
-                    pending.remove(job)
-                    fut = pool.submit(
-                        _execute,
-                        job,
-                        out,
-                        profile,
-                        cwd=cwd,
-                        timeout_s=timeout_s,
-                        env=env,
-                        kernel_name=kernel_name,
-                    )
-                    running[fut] = job
-            if not running:
-                continue
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for fut in done:
-                job = running.pop(fut)
-                res = fut.result()
-                results[job.stem] = res
-                if res.status == "ok":
-                    log.info("%s: ok in %.1f s", job.stem, res.wall_s or 0.0)
-                else:
-                    log.error("%s", res.message)
+        try:
+            _schedule(
+                pending,
+                running,
+                results,
+                pool,
+                selected,
+                out,
+                profile,
+                max_workers,
+                dict(cwd=cwd, timeout_s=timeout_s, env=env, kernel_name=kernel_name),
+            )
+        except KeyboardInterrupt:
+            _interrupt(pending, running, results, out, profile)
+            raise RunInterrupted([results[j.stem] for j in jobs if j.stem in results]) from None
     return [results[j.stem] for j in jobs]
+
+
+def _interrupt(pending, running, results, out: Path, profile: str) -> None:
+    """Ctrl-C: end the workers and their kernels; record every unfinished notebook as interrupted."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot orphan them
+    try:
+        _INTERRUPTED.set()
+        log.warning("interrupted: stopping %d running notebook(s)", len(running))
+        _stop_workers()
+        for fut, job in running.items():
+            results[job.stem] = fut.result()
+        for job in pending:
+            results[job.stem] = _not_run(
+                job, out, profile, "interrupted", "not started: the run was interrupted (Ctrl-C)"
+            )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _schedule(pending, running, results, pool, selected, out, profile, max_workers, kw) -> None:
+    """Start jobs as their dependencies finish, until none is left (the loop of run_notebooks)."""
+    while pending or running:
+        for job in list(pending):
+            if job.error is not None:
+                pending.remove(job)
+                results[job.stem] = _not_run(job, out, profile, "invalid", job.error)
+                continue
+            deps = [d for d in job.depends_on if d in selected]
+            bad = [d for d in deps if d in results and results[d].status != "ok"]
+            if bad:
+                pending.remove(job)
+                results[job.stem] = _skip(job, out, profile, bad, results)
+            elif all(d in results for d in deps) and len(running) < max(1, max_workers):
+                pending.remove(job)
+                fut = pool.submit(_execute, job, out, profile, **kw)
+                running[fut] = job
+        if not running:
+            continue
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        for fut in done:
+            job = running.pop(fut)
+            res = fut.result()
+            results[job.stem] = res
+            if res.status == "ok":
+                log.info("%s: ok in %.1f s", job.stem, res.wall_s or 0.0)
+            else:
+                log.error("%s", res.message)
 
 
 def _previous_status(path: Path) -> str | None:
@@ -647,7 +740,7 @@ def _not_run(job: NotebookJob, out: Path, profile: str, status: str, reason: str
     provenance.write(record, prov_path)
     message = (
         f"notebook {job.stem} {reason}"
-        if status == "skipped"
+        if status in ("skipped", "interrupted")
         else f"notebook {job.stem} invalid: {reason}"
     )
     log.error("%s", message)
@@ -715,7 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI entry point; returns 0 when every notebook succeeded, 1 on failure, 2 on bad input."""
+    """CLI entry point: 0 every notebook succeeded, 1 failure, 2 bad input, 130 Ctrl-C."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
@@ -743,15 +836,25 @@ def main(argv: list[str] | None = None) -> int:
     except RunnerError as err:
         log.error("%s", err)
         return EXIT_USAGE
-    results = run_notebooks(
-        jobs,
-        out,
-        args.profile,
-        cwd=cwd,
-        max_workers=args.jobs,
-        timeout_s=args.timeout,
-        kernel_name=args.kernel,
-    )
+    try:
+        results = run_notebooks(
+            jobs,
+            out,
+            args.profile,
+            cwd=cwd,
+            max_workers=args.jobs,
+            timeout_s=args.timeout,
+            kernel_name=args.kernel,
+        )
+    except RunInterrupted as stop:
+        for r in stop.results:
+            print(f"  {r.stem}  {r.status}")
+        print(
+            f"interrupted: {len(stop.results)} notebook(s) recorded as interrupted or finished "
+            f"in {out}",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
     width = max(len(r.stem) for r in results)
     print(f"profile {args.profile}; executed notebooks in {out}")
     for r in results:

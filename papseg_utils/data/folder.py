@@ -58,7 +58,10 @@ def read_classes(path: str | Path) -> LabelScheme:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise DataFormatError(f"{path}: not valid YAML ({err}).") from err
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise DataFormatError(f"{path}: not valid YAML ({what}{where}).") from err
     if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
         raise DataFormatError(f"{path}: expected a mapping with a 'classes' list.")
     entries = data["classes"]
@@ -152,6 +155,11 @@ def load_folder(
             )
     images = _index(img_dir, IMAGE_SUFFIXES)
     masks = _index(mask_dir, (".png",))
+    if not images:
+        raise DataLayoutError(
+            f"{img_dir}: no images ({', '.join(IMAGE_SUFFIXES)}); put the images there, each with "
+            f"a mask of the same stem in {mask_dir} (see papseg_utils.data.folder)."
+        )
     no_mask = sorted(set(images) - set(masks))
     no_image = sorted(set(masks) - set(images))
     if no_mask or no_image:

@@ -9,10 +9,14 @@ Layout, as in the original distribution (any parent folder)::
 
 Mask decoding
 -------------
-Masks are decoded by **colour** (the palette index is looked up in the file's
-own palette), so a mask re-saved as RGB or with a reordered palette still
-decodes; a colour outside the table raises :class:`UnknownLabelError` naming
-the file (or, with ``on_error="skip"``, lands in the skip report).
+Palette masks are decoded by **index**: every index a mask uses must be the
+file's own palette slot of a Herlev colour (the first index holding that
+colour, as in the table below), so a mask with a reordered palette still
+decodes, while a pixel on an unused slot (e.g. index 200, whose padding colour
+happens to be black) raises :class:`UnknownLabelError` naming the file and
+the indices. Masks re-saved as RGB are decoded by colour; a colour outside
+the table raises the same error. With ``on_error="skip"`` such files land in
+the skip report instead.
 
 =========  ===============  ============================  =========================
 index      colour           meaning                       ``herlev3`` label
@@ -55,7 +59,7 @@ from papseg_utils.data.errors import (
     SizeMismatchError,
     UnknownLabelError,
 )
-from papseg_utils.data.io import read_image, read_palette_mask
+from papseg_utils.data.io import read_image, read_palette, read_palette_mask
 from papseg_utils.labels import IGNORE_INDEX, get_scheme
 
 log = logging.getLogger(__name__)
@@ -123,20 +127,26 @@ def find_pictures_dir(root: str | Path | None = None) -> Path:
     )
 
 
-def decode_mask(indices: np.ndarray, rgb: np.ndarray, path: str | Path) -> np.ndarray:
+def decode_mask(
+    indices: np.ndarray, rgb: np.ndarray, path: str | Path, palette: list[int] | None = None
+) -> np.ndarray:
     """Decode a Herlev mask to region codes (0 bg, 1 cytoplasm, 2 nucleus, 3 gray).
 
     Parameters
     ----------
-    indices : (H, W) uint8 palette indices (unused; colours decide).
+    indices : (H, W) uint8 palette indices.
     rgb : (H, W, 3) uint8 displayed colours.
     path : the mask file, named in errors.
+    palette : the file's flat palette ``[r, g, b, ...]`` for a palette image;
+        then decoding is by index (see the module docstring). ``None``: by colour.
 
     Returns
     -------
     np.ndarray
         (H, W) uint8 region codes.
     """
+    if palette is not None:
+        return _decode_indices(np.asarray(indices, dtype=np.uint8), palette, path)
     key = (rgb[..., 0].astype(np.uint32) << 16) | (rgb[..., 1].astype(np.uint32) << 8) | rgb[..., 2]
     lut_keys = np.array([(r << 16) | (g << 8) | b for r, g, b in _COLOURS], dtype=np.uint32)
     lut_vals = np.array(list(_COLOURS.values()), dtype=np.uint8)
@@ -153,6 +163,31 @@ def decode_mask(indices: np.ndarray, rgb: np.ndarray, path: str | Path) -> np.nd
             "file, or load with on_error='skip' to skip it."
         )
     return lut_vals[pos]
+
+
+def _decode_indices(indices: np.ndarray, palette: list[int], path: str | Path) -> np.ndarray:
+    """Region codes of a palette mask, by index; unknown indices raise naming the file."""
+    slots = [tuple(palette[i : i + 3]) for i in range(0, len(palette) - 2, 3)]
+    first: dict[tuple[int, ...], int] = {}
+    for i, colour in enumerate(slots):
+        first.setdefault(colour, i)
+    table = np.full(256, 255, np.uint8)  # 255: not a Herlev index
+    for i, colour in enumerate(slots[:256]):
+        if colour in _COLOURS and first[colour] == i:
+            table[i] = _COLOURS[colour]
+    regions = table[indices]
+    unknown = regions == 255
+    if unknown.any():
+        bad = sorted(int(i) for i in np.unique(indices[unknown]))
+        shown = {i: slots[i] if i < len(slots) else None for i in bad[:5]}
+        n = int(unknown.sum())
+        raise UnknownLabelError(
+            f"{path}: {n} pixel{'s' if n != 1 else ''} on palette indices {bad[:10]} (colours "
+            f"{shown}), which are not Herlev mask indices (the file's slots for "
+            f"{list(_COLOURS)}). Is this a Herlev '-d.bmp' mask? Re-extract the original "
+            "file, or load with on_error='skip' to skip it."
+        )
+    return regions
 
 
 def regions_to_scheme(
@@ -279,7 +314,7 @@ def load_herlev(
                     f"is {image.shape[1]}x{image.shape[0]} px. Re-extract both files from the "
                     "original archive."
                 )
-            regions = decode_mask(idx, rgb, mask_path)
+            regions = decode_mask(idx, rgb, mask_path, palette=read_palette(mask_path))
         except DataFormatError as err:
             if on_error == "raise":
                 raise

@@ -30,7 +30,8 @@ from pathlib import Path
 
 from papseg_utils.data import herlev
 from papseg_utils.data.base import Sample
-from papseg_utils.data.errors import DatasetNotFoundError
+from papseg_utils.data.errors import DataFormatError, DatasetNotFoundError
+from papseg_utils.labels import LabelScheme, get_scheme
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +158,45 @@ def load_dataset(
             f"dataset {name!r} not found{where}. {info.obtain} Pass root=...{env}."
         )
     return loader(r, scheme=scheme, **kw)
+
+
+FOLDER_DEFAULT_SCHEME = "paper"
+"""The chapter's default ``scheme``; with ``dataset="folder"`` it means "use classes.yaml"."""
+
+
+def dataset_scheme(
+    name: str, root: str | Path | None = None, scheme: str | None = None
+) -> LabelScheme:
+    """The label scheme of a training run on dataset ``name``.
+
+    For ``"folder"`` it is the folder's ``classes.yaml`` (any name, any number
+    of classes): ``scheme`` may be empty, the chapter's default ``"paper"`` or
+    the name written in ``classes.yaml``; anything else raises
+    :class:`DataFormatError`. A missing or malformed ``classes.yaml`` raises
+    :class:`DataLayoutError` / :class:`DataFormatError` naming it. For the
+    other datasets it is ``get_scheme(scheme or the dataset's default)``.
+    """
+    info = get_info(name)
+    if name != "folder":
+        return get_scheme(scheme or info.default_scheme or "paper")
+    from papseg_utils.data.folder import CLASSES_FILE, read_classes
+
+    r = resolve_root(name, root)
+    if r is None:
+        raise DatasetNotFoundError(
+            "dataset 'folder' needs its folder: pass the folder that holds classes.yaml, "
+            "images/ and masks/ as the data folder (data_dir)."
+        )
+    if not r.is_dir():
+        raise DatasetNotFoundError(f"{r}: no such folder. {info.obtain}")
+    classes = read_classes(r / CLASSES_FILE)
+    if scheme not in (None, "", FOLDER_DEFAULT_SCHEME, classes.name):
+        raise DataFormatError(
+            f"{r / CLASSES_FILE} names the scheme {classes.name!r}, but scheme {scheme!r} was "
+            f"asked for; a folder's classes.yaml is its scheme: leave the scheme at its default "
+            f"or use {classes.name!r}."
+        )
+    return classes
 
 
 def validate(name: str, root: str | Path | None = None) -> dict[str, dict[str, int | None]]:

@@ -178,6 +178,7 @@ def evaluate(
     df = pd.DataFrame(rows, columns=COLUMNS)
     df.attrs.update(
         scheme=scheme.name,
+        background=scheme.classes[0],  # custom schemes (a folder's classes.yaml) are not registered
         empty_policy=empty_policy,
         penalty="image diagonal" if penalty is None else f"{penalty} {unit}",
         tolerance=tolerance,
@@ -203,7 +204,7 @@ def summarise(
         precision, recall; boundary metrics have no micro form and are left out).
     include_background : keep the background class in the class mean.
     background : name of the background class (default: the first class in ``df``
-        order of the scheme, taken from ``df.attrs['scheme']`` when present).
+        order of the scheme, taken from ``df.attrs['background']`` or ``df.attrs['scheme']``).
 
     Returns
     -------
@@ -216,6 +217,8 @@ def summarise(
     """
     if reduction not in ("image", "micro"):
         raise ValueError(f"reduction must be 'image' or 'micro', got {reduction!r}")
+    if background is None:
+        background = df.attrs.get("background")
     if background is None and "scheme" in df.attrs:
         background = get_scheme(df.attrs["scheme"]).classes[0]
     cases = (

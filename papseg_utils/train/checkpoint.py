@@ -15,6 +15,13 @@ A checkpoint is a folder::
 :func:`load_model` rebuilds the network with
 ``papseg_utils.models.build_model(..., pretrained="none")`` and loads the weights
 strictly; :func:`papseg_utils.train.fit` with ``resume_from=`` continues a run.
+
+A damaged folder (empty or truncated weights, invalid ``config.json``, an
+unreadable ``trainer_state.pt``) raises :class:`CheckpointError`, whose message
+names the file and says what to do. :func:`save_checkpoint` replaces an
+existing folder without a moment where it is missing (an atomic exchange of
+the two folders where the system supports it; otherwise Ctrl-C is held back
+between the two renames).
 """
 
 from __future__ import annotations
@@ -27,10 +34,15 @@ import math
 import os
 import platform
 import random
+import shutil
+import signal
+import struct
+import threading
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_model as _st_load_model
 from safetensors.torch import save_model as _st_save_model
 from torch import nn
@@ -43,6 +55,15 @@ WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
 STATE_FILE = "trainer_state.pt"
 FORMAT_VERSION = 1
+REQUIRED_CONFIG_KEYS = ("architecture", "num_classes")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is damaged or does not fit; the message names the file and the fix."""
+
+
+class MissingTrainerStateError(CheckpointError, FileNotFoundError):
+    """``trainer_state.pt`` is absent: the checkpoint has weights only and cannot be resumed."""
 
 
 # --------------------------------------------------------------------------- RNG
@@ -206,6 +227,7 @@ def save_checkpoint(
         _rmtree(tmp)
     tmp.mkdir(parents=True)
     _st_save_model(model, str(tmp / WEIGHTS_FILE))
+    os.chmod(tmp / WEIGHTS_FILE, 0o666 & ~_umask())  # safetensors writes 0600; match the others
     desc = model_description(model)
     config = {
         "format_version": FORMAT_VERSION,
@@ -226,20 +248,64 @@ def save_checkpoint(
     if trainer_state is not None:
         torch.save(trainer_state, tmp / STATE_FILE)
     if path.exists():
-        old = path.with_name(path.name + ".old")
-        if old.exists():
-            _rmtree(old)
-        os.replace(path, old)
-        os.replace(tmp, path)
-        _rmtree(old)
+        _replace_folder(tmp, path)
     else:
         os.replace(tmp, path)
     return path
 
 
-def _rmtree(p: Path) -> None:
-    import shutil
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap folders ``a`` and ``b`` atomically (Linux ``renameat2``); False where unsupported."""
+    if not hasattr(os, "sched_getaffinity"):  # not Linux
+        return False
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange)
+    return rc == 0
+
+
+def _replace_folder(new: Path, path: Path) -> None:
+    """Put folder ``new`` at ``path`` (which exists) so that ``path`` never goes missing.
+
+    With an atomic exchange ``path`` always holds a complete checkpoint; without
+    one, the old folder is renamed aside and ``new`` into place with Ctrl-C
+    (SIGINT) held back in between, so an interrupt cannot leave ``path`` absent.
+    """
+    old = path.with_name(path.name + ".old")
+    if old.exists():
+        _rmtree(old)
+    if _exchange(new, path):
+        _rmtree(new)  # now the previous checkpoint
+        return
+    in_main = threading.current_thread() is threading.main_thread()
+    held: list[int] = []
+    previous = (
+        signal.signal(signal.SIGINT, lambda sig, frame: held.append(sig)) if in_main else None
+    )
+    try:
+        os.replace(path, old)
+        os.replace(new, path)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    _rmtree(old)
+    if held:
+        raise KeyboardInterrupt
+
+
+def _rmtree(p: Path) -> None:
     shutil.rmtree(p, ignore_errors=True)
 
 
@@ -257,25 +323,103 @@ def resolve_checkpoint(path: str | Path) -> Path:
     )
 
 
+_DAMAGED = (
+    "the checkpoint is damaged (an interrupted copy or a full disk?); use another checkpoint "
+    "of the run (best/ or last/) or train again"
+)
+
+
 def load_config(path: str | Path) -> dict:
-    """Read ``config.json`` of a checkpoint folder."""
-    p = resolve_checkpoint(path)
+    """Read ``config.json`` of a checkpoint folder (:class:`CheckpointError` when damaged)."""
+    p = resolve_checkpoint(path) / CONFIG_FILE
     try:
-        return json.loads((p / CONFIG_FILE).read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(
-            f"{p / CONFIG_FILE} is not valid JSON ({err}); the checkpoint is damaged"
-        ) from err
+        config = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{p} is not valid JSON ({err}); {_DAMAGED}") from None
+    if not isinstance(config, dict):
+        raise CheckpointError(f"{p} holds {type(config).__name__}, not a mapping; {_DAMAGED}")
+    missing = [k for k in REQUIRED_CONFIG_KEYS if k not in config]
+    if missing:
+        raise CheckpointError(f"{p} lacks the keys {missing}; {_DAMAGED}")
+    return config
+
+
+def check_weights_file(path: str | Path) -> None:
+    """Raise :class:`CheckpointError` if a ``.safetensors`` file is empty, truncated or garbled.
+
+    Reads only the header (8-byte length, JSON table of tensors) and compares
+    the data size it announces with the file size.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise CheckpointError(f"{p} is missing; {_DAMAGED}")
+    size = p.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"{p} is empty (0 bytes); {_DAMAGED}")
+    try:
+        with open(p, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            if n > size - 8 and n < 1 << 27:  # a plausible header cut short
+                raise CheckpointError(
+                    f"{p} is truncated ({size} bytes, its header alone announces {n + 8}); "
+                    f"{_DAMAGED}"
+                )
+            if n > size - 8:
+                raise ValueError(f"its first 8 bytes announce a header of {n} bytes")
+            header = json.loads(f.read(n))
+        end = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except CheckpointError:
+        raise
+    except (struct.error, ValueError, KeyError, TypeError, IndexError, AttributeError) as err:
+        raise CheckpointError(
+            f"{p} is not a readable safetensors file ({err}); {_DAMAGED}"
+        ) from None
+    if 8 + n + end > size:
+        raise CheckpointError(
+            f"{p} is truncated ({size} bytes, its header announces {8 + n + end}); {_DAMAGED}"
+        )
 
 
 def load_trainer_state(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
     """Read ``trainer_state.pt`` with ``weights_only=True`` (no arbitrary unpickling)."""
     p = resolve_checkpoint(path) / STATE_FILE
     if not p.is_file():
-        raise FileNotFoundError(
-            f"{p} not found: this checkpoint has weights only and cannot be resumed"
+        raise MissingTrainerStateError(
+            f"{p} not found: this checkpoint has weights only and cannot be resumed; resume from "
+            "the last/ folder of a run written by train, or start a new run"
         )
-    return torch.load(p, map_location=map_location, weights_only=True)
+    try:
+        return torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError...
+        raise CheckpointError(
+            f"{p} cannot be read ({type(err).__name__}: {str(err)[:200]}); {_DAMAGED}"
+        ) from None
+
+
+def check_resumable(path: str | Path, num_classes: int) -> Path:
+    """Check, before any training, that ``path`` can be resumed by a run of ``num_classes``.
+
+    Reads ``config.json`` and the weights header and looks for
+    ``trainer_state.pt``; raises :class:`CheckpointError` naming the file.
+    Returns the checkpoint folder.
+    """
+    folder = resolve_checkpoint(path)
+    config = load_config(folder)
+    if int(config["num_classes"]) != int(num_classes):
+        raise CheckpointError(
+            f"{folder} was trained with {config['num_classes']} classes, this run has "
+            f"{num_classes}; resume with the same label scheme (or start a new run)"
+        )
+    check_weights_file(folder / WEIGHTS_FILE)
+    if not (folder / STATE_FILE).is_file():
+        raise MissingTrainerStateError(
+            f"{folder / STATE_FILE} not found: this checkpoint has weights only and cannot be "
+            "resumed; resume from the last/ folder of a run written by train, or start a new run"
+        )
+    return folder
 
 
 def load_weights(
@@ -283,10 +427,13 @@ def load_weights(
 ) -> nn.Module:
     """Load ``model.safetensors`` of a checkpoint into ``model`` (strict)."""
     p = resolve_checkpoint(path) / WEIGHTS_FILE
+    check_weights_file(p)
     try:
         missing, unexpected = _st_load_model(model, str(p), strict=True, device=str(device))
+    except SafetensorError as err:
+        raise CheckpointError(f"{p} cannot be read ({err}); {_DAMAGED}") from None
     except RuntimeError as err:
-        raise ValueError(
+        raise CheckpointError(
             f"{p} does not fit {type(model).__name__}: {str(err)[:500]}; rebuild the model with the "
             f"architecture, encoder and num_classes of {p.parent / CONFIG_FILE}"
         ) from err
@@ -314,6 +461,7 @@ def load_model(
 
     dev = resolve_device(device)
     config = load_config(path)
+    check_weights_file(resolve_checkpoint(path) / WEIGHTS_FILE)
     if model is None:
         try:
             from papseg_utils.models import build_model
@@ -321,12 +469,19 @@ def load_model(
             raise ImportError(
                 "papseg_utils.models.build_model is needed to rebuild the model"
             ) from err
-        model = build_model(
-            config["architecture"],
-            num_classes=int(config["num_classes"]),
-            pretrained="none",
-            encoder=config.get("encoder"),
-            **(config.get("model_kwargs") or {}),
-        )
+        folder = resolve_checkpoint(path)
+        try:
+            model = build_model(
+                config["architecture"],
+                num_classes=int(config["num_classes"]),
+                pretrained="none",
+                encoder=config.get("encoder"),
+                **(config.get("model_kwargs") or {}),
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise CheckpointError(
+                f"{folder / CONFIG_FILE} does not describe a model papseg can rebuild ({err}); "
+                f"{_DAMAGED}"
+            ) from None
     load_weights(model, path, device="cpu")
     return model.to(dev).eval(), config

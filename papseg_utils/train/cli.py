@@ -25,9 +25,16 @@ Writes to ``--output-dir``: ``split.json``, ``train_args.json`` (the resolved
 options), ``history.csv``/``history.json`` and the ``best/`` and ``last/``
 checkpoints. Prints one summary line at the end (rank 0 only).
 
+With ``--dataset folder`` the label scheme is the folder's ``classes.yaml``
+(any name and number of classes; ``--scheme`` may be left out). ``--resume``
+keeps the earlier ``train_args.json`` as ``train_args.N.json``. A run that
+fails before its first checkpoint removes the output folder it created.
+
 Exit codes: 0 trained; 1 training failed (pretrained weights unavailable,
 non-finite loss, out of memory); 2 bad usage (unknown name, missing data
-folder or file, invalid value).
+folder or file, missing or malformed classes.yaml, invalid value, damaged or
+incompatible checkpoint); 130 interrupted (Ctrl-C: one line says how to
+continue with ``--resume``).
 """
 
 from __future__ import annotations
@@ -41,6 +48,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from papseg_utils.cli_text import for_command_line
+
 # name: (type, default, help). Names and defaults are the parameters cell of notebook 06.
 PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "architecture": (str, "unet", "any name from papseg_utils.models.list_models()"),
@@ -52,7 +61,11 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "pretrained": (str, "imagenet", '"imagenet", "ade20k", "none" or a local weights file'),
     "dataset": (str, "synthetic", 'data source: "synthetic", "herlev" or "folder"'),
     "data_dir": (str, "", "data folder; empty: $PAPSEG_HERLEV_DIR, else the default location"),
-    "scheme": (str, "paper", '"paper" (synthetic); "herlev3", "herlev5", "paper_cells" (Herlev)'),
+    "scheme": (
+        str,
+        "paper",
+        '"paper" (synthetic); "herlev3", "herlev5", "paper_cells" (Herlev); folder: its classes.yaml',
+    ),
     "augmentation": (str, "medical", '"none", "basic", "medical" or "strong"'),
     "image_size": (int, 128, "network input side in px (images are letterboxed)"),
     "num_train_images": (int, 48, "synthetic only: images generated (training + validation)"),
@@ -197,8 +210,9 @@ def _check(p: dict[str, Any]) -> None:
             f"architecture {arch!r} does not support encoder {enc!r}; valid encoders: "
             f"{', '.join(ARCHITECTURES[arch].encoders)} (or 'default')"
         )
+    if p["dataset"] != "folder" and p["scheme"] not in SCHEMES:
+        raise UsageError(f"unknown scheme {p['scheme']!r}; valid: {', '.join(sorted(SCHEMES))}")
     for key, valid in (
-        ("scheme", sorted(SCHEMES)),
         ("augmentation", POLICIES),
         ("loss", LOSSES),
         ("precision", PRECISIONS),
@@ -209,6 +223,11 @@ def _check(p: dict[str, Any]) -> None:
     datasets = list_datasets()
     if p["dataset"] not in datasets:
         raise UsageError(f"unknown dataset {p['dataset']!r}; valid datasets: {', '.join(datasets)}")
+    if p["dataset"] == "folder" and not p["data_dir"]:
+        raise UsageError(
+            "dataset 'folder' needs --data-dir PATH: the folder holding classes.yaml, images/ and "
+            "masks/ (see papseg_utils.data.folder)"
+        )
     if not is_available(p["dataset"], p["data_dir"] or None):
         info = get_info(p["dataset"])
         root = resolve_root(p["dataset"], p["data_dir"] or None)
@@ -216,6 +235,14 @@ def _check(p: dict[str, Any]) -> None:
         raise UsageError(
             f"dataset {p['dataset']!r}: data folder {root} not found. {info.obtain} "
             f"Then pass --data-dir PATH{env}."
+        )
+    if p["dataset"] == "folder":
+        p["scheme"] = _folder_scheme(p)
+    pretrained = p["pretrained"]
+    if pretrained not in ("none", "imagenet", "ade20k") and not Path(pretrained).exists():
+        raise UsageError(
+            f"--pretrained {pretrained}: no such file or folder; pass a local .safetensors/.pth "
+            "file or Hugging Face folder, or one of: imagenet, ade20k, none"
         )
     for key in ("image_size", "num_train_images", "num_epochs", "batch_size"):
         if p[key] < 1:
@@ -241,6 +268,26 @@ def _check(p: dict[str, Any]) -> None:
             f"--batch-size {p['batch_size']} is the global batch and must be a multiple of the "
             f"number of processes ({world})"
         )
+
+
+def _folder_scheme(p: dict[str, Any]) -> str:
+    """The scheme name of a folder dataset: its classes.yaml, checked against ``--scheme``."""
+    from papseg_utils.data import DatasetError
+    from papseg_utils.data.folder import CLASSES_FILE
+    from papseg_utils.data.registry import FOLDER_DEFAULT_SCHEME, dataset_scheme
+
+    try:
+        scheme = dataset_scheme("folder", p["data_dir"])
+    except DatasetError as err:
+        raise UsageError(str(err)) from None
+    if p["scheme"] not in (FOLDER_DEFAULT_SCHEME, scheme.name):
+        path = Path(p["data_dir"]).expanduser() / CLASSES_FILE
+        raise UsageError(
+            f"--scheme {p['scheme']!r} conflicts with {path}, which defines the scheme "
+            f"{scheme.name!r}; omit --scheme (a folder's classes.yaml is its scheme) or pass "
+            f"--scheme {scheme.name}"
+        )
+    return scheme.name
 
 
 def _resume_folder(path: str) -> Path:
@@ -278,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def fail(err: BaseException | str, code: int) -> int:
         msg = err if isinstance(err, str) else (err.args[0] if err.args else str(err))
-        print(f"{prefix}error: {msg}", file=sys.stderr)
+        print(f"{prefix}error: {for_command_line(str(msg))}", file=sys.stderr)
         return code
 
     try:
@@ -295,10 +342,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papseg_utils").setLevel(logging.INFO if rank == 0 else logging.WARNING)
-    from papseg_utils.data import DatasetError
-    from papseg_utils.models import ModelConfigError, WeightsUnavailableError
-    from papseg_utils.train import NonFiniteLossError, TrainConfig, TrainingOOMError, fit
-    from papseg_utils.train.recipe import prepare_run
+    from papseg_utils.train import TrainConfig
 
     try:
         config = TrainConfig(
@@ -319,6 +363,26 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         return fail(err, 2)
 
+    output_dir = Path(p["output_dir"])
+    created = rank == 0 and not output_dir.exists()
+    try:
+        code = _train(p, config, resume, argv, rank, world, fail)
+    except KeyboardInterrupt:
+        code = 130
+        print(f"{prefix}{_interrupted(output_dir)}", file=sys.stderr, flush=True)
+    if code != 0 and created:
+        _remove_unfinished(output_dir)
+    return code
+
+
+def _train(p, config, resume, argv, rank: int, world: int, fail) -> int:
+    """Set up and run :func:`fit` (the body of :func:`main`); returns the exit code."""
+    from papseg_utils.data import DatasetError
+    from papseg_utils.models import ModelConfigError, WeightsUnavailableError
+    from papseg_utils.train import NonFiniteLossError, TrainingOOMError, fit
+    from papseg_utils.train.checkpoint import CheckpointError, check_resumable
+    from papseg_utils.train.recipe import prepare_run
+
     start = time.perf_counter()
     try:
         model, train_ds, val_ds, scheme, _split = prepare_run(
@@ -336,10 +400,16 @@ def main(argv: list[str] | None = None) -> int:
         return fail(err, 1)
     if len(train_ds) == 0:
         return fail("the training set is empty; lower --val-fraction/--test-fraction", 2)
+    try:
+        if resume is not None:
+            check_resumable(resume, scheme.num_classes)
+    except CheckpointError as err:
+        return fail(err, 2)
 
     output_dir = Path(p["output_dir"])
     if rank == 0:
         record = {**p, "world_size": world, "argv": list(sys.argv if argv is None else argv)}
+        _keep_previous(output_dir / "train_args.json")
         (output_dir / "train_args.json").write_text(json.dumps(record, indent=1))
     try:
         history = fit(
@@ -353,9 +423,45 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (NonFiniteLossError, TrainingOOMError) as err:
         return fail(err, 1)
+    except CheckpointError as err:
+        return fail(err, 2)
     if rank == 0:
         print(_summary(p, history, world, time.perf_counter() - start), flush=True)
     return 0
+
+
+def _keep_previous(path: Path) -> None:
+    """Rename an earlier ``train_args.json`` to ``train_args.N.json`` (a resumed run keeps both)."""
+    if not path.is_file():
+        return
+    n = 1
+    while path.with_name(f"{path.stem}.{n}{path.suffix}").exists():
+        n += 1
+    path.rename(path.with_name(f"{path.stem}.{n}{path.suffix}"))
+
+
+def _interrupted(output_dir: Path) -> str:
+    """The one line printed on Ctrl-C: where the last checkpoint is and how to continue."""
+    from papseg_utils.train.checkpoint import CONFIG_FILE
+
+    last = output_dir / "last"
+    if (last / CONFIG_FILE).is_file():
+        return (
+            f"interrupted: the last checkpoint is {last}; continue with the same command and "
+            f"--resume {last}"
+        )
+    return "interrupted before the first checkpoint was written; nothing to resume"
+
+
+def _remove_unfinished(output_dir: Path) -> None:
+    """Remove what a failed run created in a new ``output_dir`` when it holds no checkpoint."""
+    if not output_dir.is_dir() or any((output_dir / s).exists() for s in ("best", "last")):
+        return
+    ours = {"split.json", "train_args.json", "history.csv", "history.json"}
+    if all(f.name in ours and f.is_file() for f in output_dir.iterdir()):
+        for f in output_dir.iterdir():
+            f.unlink()
+        output_dir.rmdir()
 
 
 if __name__ == "__main__":

@@ -690,6 +690,11 @@ def _trainer_state(
 def _resume(path, base, optimizer, scheduler, scaler, history, cfg, dist_ctx, num_classes):
     folder = ckpt.resolve_checkpoint(path)
     config = ckpt.load_config(folder)
+    if config.get("num_classes") not in (None, num_classes):  # before the weights: clear message
+        raise ckpt.CheckpointError(
+            f"{folder} was trained with {config['num_classes']} classes, this run has {num_classes}; "
+            "resume with the same label scheme"
+        )
     state = ckpt.load_trainer_state(folder, map_location="cpu")
     ckpt.load_weights(base, folder, device="cpu")
     old = state.get("train_config", {})
@@ -702,11 +707,6 @@ def _resume(path, base, optimizer, scheduler, scaler, history, cfg, dist_ctx, nu
                 getattr(cfg, key),
                 old[key],
             )
-    if config.get("num_classes") not in (None, num_classes):
-        raise ValueError(
-            f"{folder} was trained with {config['num_classes']} classes, this run has {num_classes}; "
-            "resume with the same label scheme"
-        )
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
     if state.get("scaler"):

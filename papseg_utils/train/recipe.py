@@ -25,9 +25,10 @@ from papseg_utils.augment import get_policy
 from papseg_utils.data import load_dataset
 from papseg_utils.data.dataset import SegmentationDataset
 from papseg_utils.data.image_labels import image_labels
+from papseg_utils.data.registry import dataset_scheme
 from papseg_utils.data.splits import fraction_subset, kfold, save_split, stratified_split
 from papseg_utils.data.synthetic import SyntheticConfig, generate_samples
-from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.labels import LabelScheme
 from papseg_utils.models import build_model
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ def prepare_run(
         and ``IGNORE_INDEX`` (255) in the letterbox padding. ``val_ds`` is
         empty when ``val_fraction`` is 0.
     scheme : LabelScheme
-        The label scheme ``scheme``.
+        The label scheme ``scheme``; for ``dataset="folder"`` the folder's
+        ``classes.yaml`` (see :func:`~papseg_utils.data.registry.dataset_scheme`).
     split : dict
         ``{"train": [...], "val": [...], "test": [...]}`` sorted sample names,
         as written to ``split.json``; ``"train"`` is the full training part
@@ -119,7 +121,7 @@ def prepare_run(
         Pretrained weights are not cached and cannot be downloaded.
     """
     torch.manual_seed(seed)
-    label_scheme = get_scheme(scheme)
+    label_scheme = dataset_scheme(dataset, data_dir or None, scheme)  # a folder: its classes.yaml
     out = Path(output_dir)
     main = _is_main_process()
     if main:
@@ -133,7 +135,9 @@ def prepare_run(
             scheme=scheme,
         )
     else:
-        samples = load_dataset(dataset, root=data_dir or None, scheme=scheme)
+        samples = load_dataset(
+            dataset, root=data_dir or None, scheme=label_scheme if dataset == "folder" else scheme
+        )
     split = _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold)
     by_name = {s.name: s for s in samples}
     train_names = split["train"]
