@@ -1,4 +1,7 @@
-"""Command line: ``python -m papseg_utils <command> [options]``.
+"""Command line: ``papseg <command> [options]`` (or ``python -m papseg_utils <command>``).
+
+``papseg`` is the console command that ``pip install`` creates (``[project.scripts]``
+in ``pyproject.toml``); both spellings run :func:`main`.
 
 Commands
 --------
@@ -27,9 +30,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 
 def _usage() -> str:
-    lines = ["usage: python -m papseg_utils <command> [options]", "", "commands:"]
+    lines = ["usage: papseg <command> [options]  (or: python -m papseg_utils ...)", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "python -m papseg_utils <command> --help shows a command's options."]
+    lines += ["", "papseg <command> --help shows a command's options."]
     return "\n".join(lines)
 
 

@@ -67,8 +67,23 @@ class RunnerError(Exception):
 
 
 def repo_root() -> Path:
-    """The repository root (the folder holding ``papseg_utils/``)."""
-    return Path(__file__).resolve().parent.parent
+    """The project folder, which holds ``notebooks/``, ``studies/`` and ``_config.yml``.
+
+    In order: ``$PAPSEG_ROOT`` when set; the folder holding ``papseg_utils/`` when it
+    is a clone (a source checkout, or ``pip install -e .``); the current directory when
+    it holds ``notebooks/`` (a clone used with a ``pip install`` of the package); else
+    the package's parent folder, so that errors name where the notebooks were sought.
+    """
+    env = os.environ.get("PAPSEG_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "notebooks").is_dir():
+        return package_parent
+    cwd = Path.cwd()
+    if (cwd / "notebooks").is_dir():
+        return cwd.resolve()
+    return package_parent
 
 
 @dataclass
@@ -217,7 +232,11 @@ def plan(
         raise RunnerError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     available = discover(notebooks_dir)
     if not available:
-        raise RunnerError(f"no notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}")
+        raise RunnerError(
+            f"no notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}; run from a clone of "
+            "the repository (git clone ...; cd papseg), set PAPSEG_ROOT to one, or pass "
+            "--notebooks-dir"
+        )
     selected: list[str] = []
     for name in names or list(available):
         stem = Path(name).name.removesuffix(".ipynb")

@@ -57,9 +57,11 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .run import repo_root
+
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = repo_root()  # the clone: $PAPSEG_ROOT, the package's parent or the working folder
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STUDY_DIR = REPO_ROOT / "studies"
 #: Parameters that name a run (in this order) when they vary across the grid.
