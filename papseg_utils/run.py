@@ -48,10 +48,15 @@ from papseg_utils import provenance
 
 log = logging.getLogger(__name__)
 
-PROFILES: tuple[str, ...] = ("smoke", "default", "full")
-"""Valid profile names, smallest first."""
+PROFILES: tuple[str, ...] = ("smoke", "default", "colab", "full")
+"""Valid profile names, smallest first (``colab``: a Colab T4 GPU, 16 GB, fp16)."""
 
-DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600.0, "default": 1800.0, "full": 12 * 3600.0}
+DEFAULT_TIMEOUT_S: dict[str, float] = {
+    "smoke": 600.0,
+    "default": 1800.0,
+    "colab": 3 * 3600.0,
+    "full": 12 * 3600.0,
+}
 """Per-notebook wall-clock limit (seconds) of each profile, unless ``--timeout`` is given."""
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -328,13 +333,17 @@ def _toposort(jobs: dict[str, NotebookJob]) -> list[NotebookJob]:
 def kernel_env(cwd: Path, jobs: int) -> dict[str, str]:
     """Environment for the workers and their kernels.
 
-    Sets ``HF_HUB_OFFLINE=1`` (unless already set), ``NO_ALBUMENTATIONS_UPDATE=1``,
+    Sets ``HF_HUB_OFFLINE=1`` (unless already set, or on Colab, where the hubs may
+    download: :func:`papseg_utils.colab.on_colab`), ``NO_ALBUMENTATIONS_UPDATE=1``,
     a headless matplotlib backend (the Agg-based inline backend, so that
     ``plt.show()`` figures are kept; a non-Agg ``MPLBACKEND`` is respected), puts ``cwd`` first on ``PYTHONPATH`` and, when several
     notebooks run at once, shares the cores out with ``OMP_NUM_THREADS`` (unless set).
     """
+    from papseg_utils.colab import on_colab
+
     env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
+    if not on_colab():
+        env.setdefault("HF_HUB_OFFLINE", "1")
     env["NO_ALBUMENTATIONS_UPDATE"] = "1"
     # Headless, but figures shown with plt.show() must land in the executed
     # notebook: the inline backend renders with Agg and keeps the PNGs (plain
@@ -708,7 +717,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=None,
-        help="seconds per notebook (default by profile: smoke 600, default 1800)",
+        help="seconds per notebook (default by profile: smoke 600, default 1800, colab 10800)",
     )
     parser.add_argument(
         "--notebooks-dir",

@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .colab import on_colab
 from .run import repo_root
 
 log = logging.getLogger(__name__)
@@ -218,7 +219,8 @@ def run_one(
     record = {"run_id": spec.run_id, **{f"param.{k}": v for k, v in spec.params.items()}}
     start = time.perf_counter()
     env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
+    if not on_colab():  # Colab may download hub weights; elsewhere offline unless told
+        env.setdefault("HF_HUB_OFFLINE", "1")
     env["NO_ALBUMENTATIONS_UPDATE"] = "1"
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
