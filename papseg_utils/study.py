@@ -411,6 +411,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = args.out or REPO_ROOT / "build" / "studies" / study.name
+    if args.only and not any(o in s.run_id for s in study.expand() for o in args.only):
+        print(
+            f"error: no run of {study.name} has an id containing {args.only}; "
+            f"see the ids with: papseg study {args.study} --list",
+            file=sys.stderr,
+        )
+        return 2
     if args.list:
         for spec in study.expand():
             print(spec.run_id, json.dumps(spec.params, sort_keys=True))
@@ -426,6 +433,8 @@ def main(argv: list[str] | None = None) -> int:
             only=args.only,
             timeout=args.timeout,
         )
+    if args.only and "run_id" in runs:  # a cluster task reports on its own runs only
+        runs = runs[runs["run_id"].map(lambda r: any(o in r for o in args.only))]
     failed = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]
     done = len(runs) - len(failed)
     print(f"study {study.name}: {done} done, {len(failed)} failed; tables in {out}")
