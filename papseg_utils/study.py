@@ -250,6 +250,33 @@ def run_one(
     return record
 
 
+def fetch_study_weights(specs: Sequence[RunSpec]) -> list[str]:
+    """Download (once) or find the pretrained weights every run needs; return their sources.
+
+    Runs in this process before any notebook starts, so that the weights are fetched
+    once, not by each run, and an offline machine without them fails at once with
+    :class:`~papseg_utils.models.WeightsUnavailableError` (the runs themselves load
+    from the cache with ``HF_HUB_OFFLINE=1``).
+    """
+    from .models import ModelConfigError, fetch_weights
+
+    seen: dict[tuple, str] = {}
+    for spec in specs:
+        p = spec.params
+        if "architecture" not in p or str(p.get("pretrained", "none")) == "none":
+            continue
+        key = (p["architecture"], p.get("encoder"), str(p["pretrained"]))
+        if key not in seen:
+            try:
+                seen[key] = fetch_weights(*key)
+            except ModelConfigError as err:  # the run itself reports it, with the others
+                log.warning("cannot check the weights of %s: %s", key, err)
+                seen[key] = "unknown"
+                continue
+            log.info("weights for %s/%s (%s): %s", key[0], key[1], key[2], seen[key])
+    return list(seen.values())
+
+
 def run_study(
     study: Study,
     out_dir: Path,
@@ -400,6 +427,14 @@ def main(argv: list[str] | None = None) -> int:
         "--aggregate-only", action="store_true", help="rebuild the tables, run nothing"
     )
     parser.add_argument("--timeout", type=int, help="seconds per notebook before a run is failed")
+    parser.add_argument(
+        "--set",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="override a base parameter of every run (VALUE parsed as YAML), e.g. "
+        "--set dataset folder --set data_dir /data/mine",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     path = Path(args.study)
@@ -410,6 +445,10 @@ def main(argv: list[str] | None = None) -> int:
     except StudyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.set:
+        from .run import parse_overrides
+
+        study.base.update(parse_overrides(args.set))
     out = args.out or REPO_ROOT / "build" / "studies" / study.name
     if args.only and not any(o in s.run_id for s in study.expand() for o in args.only):
         print(
@@ -425,6 +464,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.aggregate_only:
         runs = aggregate(out, [s.run_id for s in study.expand()])
     else:
+        from .models import WeightsUnavailableError
+
+        selected = [
+            s for s in study.expand() if not args.only or any(o in s.run_id for o in args.only)
+        ]
+        try:
+            fetch_study_weights(selected)
+        except WeightsUnavailableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         runs = run_study(
             study,
             out,
