@@ -10,6 +10,7 @@ book     render the Jupyter Book from executed notebooks     (:mod:`papseg_utils
 predict  segment images with a saved checkpoint              (:mod:`papseg_utils.predict`)
 study    run a grid study                                    (:mod:`papseg_utils.study`)
 train    train a model (also under torchrun for several GPUs) (:mod:`papseg_utils.train.cli`)
+data     download or check a dataset (Herlev)                (:mod:`papseg_utils.data.cli`)
 
 Each command module exposes ``main(argv: list[str] | None = None) -> int``;
 ``python -m papseg_utils <command> --help`` shows its options.
@@ -26,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("papseg_utils.predict", "segment images with a saved checkpoint"),
     "study": ("papseg_utils.study", "run a grid study"),
     "train": ("papseg_utils.train.cli", "train a model (also under torchrun for several GPUs)"),
+    "data": ("papseg_utils.data.cli", "download or check a dataset (Herlev)"),
 }
 
 
