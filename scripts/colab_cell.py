@@ -91,10 +91,12 @@ def is_current(nb: nbformat.NotebookNode, source: str) -> bool:
 
 
 def notebooks(root: Path = ROOT) -> list[Path]:
+    """The chapter notebooks ``notebooks/NN_*.ipynb``, sorted."""
     return sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Insert or refresh the cell (``--check``: only report); 0 when all are current."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: notebooks/NN_*)")
     parser.add_argument("--check", action="store_true", help="only report stale notebooks")
