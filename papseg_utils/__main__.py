@@ -1,4 +1,7 @@
-"""Command line: ``python -m papseg_utils <command> [options]``.
+"""Command line: ``papseg <command> [options]`` (or ``python -m papseg_utils <command>``).
+
+``papseg`` is the console command that ``pip install`` creates (``[project.scripts]``
+in ``pyproject.toml``); both spellings run :func:`main`.
 
 Commands
 --------
@@ -8,6 +11,7 @@ predict  segment images with a saved checkpoint              (:mod:`papseg_utils
 evaluate score checkpoints (model, ensemble or CV folds)     (:mod:`papseg_utils.scoring`)
 study    run a grid study                                    (:mod:`papseg_utils.study`)
 train    train a model (also under torchrun for several GPUs) (:mod:`papseg_utils.train.cli`)
+data     download or check a dataset (Herlev)                (:mod:`papseg_utils.data.cli`)
 
 Each command module exposes ``main(argv: list[str] | None = None) -> int``;
 ``python -m papseg_utils <command> --help`` shows its options.
@@ -25,13 +29,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("papseg_utils.scoring", "score checkpoints: one model, an ensemble or CV folds"),
     "study": ("papseg_utils.study", "run a grid study"),
     "train": ("papseg_utils.train.cli", "train a model (also under torchrun for several GPUs)"),
+    "data": ("papseg_utils.data.cli", "download or check a dataset (Herlev)"),
 }
 
 
 def _usage() -> str:
-    lines = ["usage: python -m papseg_utils <command> [options]", "", "commands:"]
+    lines = ["usage: papseg <command> [options]  (or: python -m papseg_utils ...)", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in COMMANDS.items()]
-    lines += ["", "python -m papseg_utils <command> --help shows a command's options."]
+    lines += ["", "papseg <command> --help shows a command's options."]
     return "\n".join(lines)
 
 

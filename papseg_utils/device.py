@@ -85,8 +85,8 @@ def _available() -> str:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """Turn ``precision`` into ``"fp32"``, ``"bf16"`` or ``"fp16"`` for ``device``.
 
-    ``"auto"`` gives bf16 on CUDA GPUs that support it (Ampere and newer),
-    fp16 on older CUDA GPUs, and fp32 on the CPU and MPS (mixed precision on
+    ``"auto"`` gives bf16 on CUDA GPUs that support it natively (Ampere and newer),
+    fp16 with loss scaling on older CUDA GPUs (a T4, a V100), and fp32 on the CPU and MPS (mixed precision on
     the CPU is slower than fp32 for these convolutional networks). An explicit
     ``"bf16"``/``"fp16"`` on the CPU falls back to fp32 with a warning.
     """
@@ -96,9 +96,11 @@ def resolve_precision(precision: str, device: torch.device) -> str:
         if precision in ("bf16", "fp16"):
             log.warning("precision=%r needs a CUDA device; using fp32 on %s", precision, device)
         return "fp32"
+    # A T4 (Colab) or V100 only emulates bf16 (slowly): count native support only.
+    native_bf16 = torch.cuda.is_bf16_supported(including_emulation=False)
     if precision == "auto":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        return "bf16" if native_bf16 else "fp16"
+    if precision == "bf16" and not native_bf16:
         log.warning("this GPU does not support bf16; using fp16 with loss scaling")
         return "fp16"
     return precision

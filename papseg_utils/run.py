@@ -55,10 +55,15 @@ from papseg_utils.param_types import matches
 
 log = logging.getLogger(__name__)
 
-PROFILES: tuple[str, ...] = ("smoke", "default", "full")
-"""Valid profile names, smallest first."""
+PROFILES: tuple[str, ...] = ("smoke", "default", "colab", "full")
+"""Valid profile names, smallest first (``colab``: a Colab T4 GPU, 16 GB, fp16)."""
 
-DEFAULT_TIMEOUT_S: dict[str, float] = {"smoke": 600.0, "default": 1800.0, "full": 12 * 3600.0}
+DEFAULT_TIMEOUT_S: dict[str, float] = {
+    "smoke": 600.0,
+    "default": 1800.0,
+    "colab": 3 * 3600.0,
+    "full": 12 * 3600.0,
+}
 """Per-notebook wall-clock limit (seconds) of each profile, unless ``--timeout`` is given."""
 
 NOTEBOOK_GLOB = "[0-9][0-9]_*.ipynb"
@@ -93,8 +98,23 @@ _WORKERS_LOCK = threading.Lock()
 
 
 def repo_root() -> Path:
-    """The repository root (the folder holding ``papseg_utils/``)."""
-    return Path(__file__).resolve().parent.parent
+    """The project folder, which holds ``notebooks/``, ``studies/`` and ``_config.yml``.
+
+    In order: ``$PAPSEG_ROOT`` when set; the folder holding ``papseg_utils/`` when it
+    is a clone (a source checkout, or ``pip install -e .``); the current directory when
+    it holds ``notebooks/`` (a clone used with a ``pip install`` of the package); else
+    the package's parent folder, so that errors name where the notebooks were sought.
+    """
+    env = os.environ.get("PAPSEG_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    package_parent = Path(__file__).resolve().parent.parent
+    if (package_parent / "notebooks").is_dir():
+        return package_parent
+    cwd = Path.cwd()
+    if (cwd / "notebooks").is_dir():
+        return cwd.resolve()
+    return package_parent
 
 
 @dataclass
@@ -243,7 +263,11 @@ def plan(
         raise RunnerError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     available = discover(notebooks_dir)
     if not available:
-        raise RunnerError(f"no notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}")
+        raise RunnerError(
+            f"no notebooks matching {NOTEBOOK_GLOB} in {notebooks_dir}; run from a clone of "
+            "the repository (git clone ...; cd papseg), set PAPSEG_ROOT to one, or pass "
+            "--notebooks-dir"
+        )
     selected: list[str] = []
     for name in names or list(available):
         stem = Path(name).name.removesuffix(".ipynb")
@@ -343,13 +367,17 @@ def _toposort(jobs: dict[str, NotebookJob]) -> list[NotebookJob]:
 def kernel_env(cwd: Path, jobs: int) -> dict[str, str]:
     """Environment for the workers and their kernels.
 
-    Sets ``HF_HUB_OFFLINE=1`` (unless already set), ``NO_ALBUMENTATIONS_UPDATE=1``,
+    Sets ``HF_HUB_OFFLINE=1`` (unless already set, or on Colab, where the hubs may
+    download: :func:`papseg_utils.colab.on_colab`), ``NO_ALBUMENTATIONS_UPDATE=1``,
     a headless matplotlib backend (the Agg-based inline backend, so that
     ``plt.show()`` figures are kept; a non-Agg ``MPLBACKEND`` is respected), puts ``cwd`` first on ``PYTHONPATH`` and, when several
     notebooks run at once, shares the cores out with ``OMP_NUM_THREADS`` (unless set).
     """
+    from papseg_utils.colab import on_colab
+
     env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
+    if not on_colab():
+        env.setdefault("HF_HUB_OFFLINE", "1")
     env["NO_ALBUMENTATIONS_UPDATE"] = "1"
     # Headless, but figures shown with plt.show() must land in the executed
     # notebook: the inline backend renders with Agg and keeps the PNGs (plain
@@ -782,7 +810,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--timeout",
         type=float,
         default=None,
-        help="seconds per notebook (default by profile: smoke 600, default 1800)",
+        help="seconds per notebook (default by profile: smoke 600, default 1800, colab 10800)",
     )
     parser.add_argument(
         "--notebooks-dir",

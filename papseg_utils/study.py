@@ -57,9 +57,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from .colab import on_colab
+from .run import repo_root
+
 log = logging.getLogger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = repo_root()  # the clone: $PAPSEG_ROOT, the package's parent or the working folder
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
 STUDY_DIR = REPO_ROOT / "studies"
 #: Parameters that name a run (in this order) when they vary across the grid.
@@ -216,7 +219,8 @@ def run_one(
     record = {"run_id": spec.run_id, **{f"param.{k}": v for k, v in spec.params.items()}}
     start = time.perf_counter()
     env = dict(os.environ)
-    env.setdefault("HF_HUB_OFFLINE", "1")
+    if not on_colab():  # Colab may download hub weights; elsewhere offline unless told
+        env.setdefault("HF_HUB_OFFLINE", "1")
     env["NO_ALBUMENTATIONS_UPDATE"] = "1"
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -244,6 +248,33 @@ def run_one(
     record.update(status=status, error=error, wall_s=round(time.perf_counter() - start, 1))
     (run_dir / "status.json").write_text(json.dumps(record, indent=2, default=str))
     return record
+
+
+def fetch_study_weights(specs: Sequence[RunSpec]) -> list[str]:
+    """Download (once) or find the pretrained weights every run needs; return their sources.
+
+    Runs in this process before any notebook starts, so that the weights are fetched
+    once, not by each run, and an offline machine without them fails at once with
+    :class:`~papseg_utils.models.WeightsUnavailableError` (the runs themselves load
+    from the cache with ``HF_HUB_OFFLINE=1``).
+    """
+    from .models import ModelConfigError, fetch_weights
+
+    seen: dict[tuple, str] = {}
+    for spec in specs:
+        p = spec.params
+        if "architecture" not in p or str(p.get("pretrained", "none")) == "none":
+            continue
+        key = (p["architecture"], p.get("encoder"), str(p["pretrained"]))
+        if key not in seen:
+            try:
+                seen[key] = fetch_weights(*key)
+            except ModelConfigError as err:  # the run itself reports it, with the others
+                log.warning("cannot check the weights of %s: %s", key, err)
+                seen[key] = "unknown"
+                continue
+            log.info("weights for %s/%s (%s): %s", key[0], key[1], key[2], seen[key])
+    return list(seen.values())
 
 
 def run_study(
@@ -396,6 +427,14 @@ def main(argv: list[str] | None = None) -> int:
         "--aggregate-only", action="store_true", help="rebuild the tables, run nothing"
     )
     parser.add_argument("--timeout", type=int, help="seconds per notebook before a run is failed")
+    parser.add_argument(
+        "--set",
+        nargs=2,
+        action="append",
+        metavar=("KEY", "VALUE"),
+        help="override a base parameter of every run (VALUE parsed as YAML), e.g. "
+        "--set dataset folder --set data_dir /data/mine",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     path = Path(args.study)
@@ -406,7 +445,18 @@ def main(argv: list[str] | None = None) -> int:
     except StudyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    if args.set:
+        from .run import parse_overrides
+
+        study.base.update(parse_overrides(args.set))
     out = args.out or REPO_ROOT / "build" / "studies" / study.name
+    if args.only and not any(o in s.run_id for s in study.expand() for o in args.only):
+        print(
+            f"error: no run of {study.name} has an id containing {args.only}; "
+            f"see the ids with: papseg study {args.study} --list",
+            file=sys.stderr,
+        )
+        return 2
     if args.list:
         for spec in study.expand():
             print(spec.run_id, json.dumps(spec.params, sort_keys=True))
@@ -414,6 +464,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.aggregate_only:
         runs = aggregate(out, [s.run_id for s in study.expand()])
     else:
+        from .models import WeightsUnavailableError
+
+        selected = [
+            s for s in study.expand() if not args.only or any(o in s.run_id for o in args.only)
+        ]
+        try:
+            fetch_study_weights(selected)
+        except WeightsUnavailableError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
         runs = run_study(
             study,
             out,
@@ -422,6 +482,8 @@ def main(argv: list[str] | None = None) -> int:
             only=args.only,
             timeout=args.timeout,
         )
+    if args.only and "run_id" in runs:  # a cluster task reports on its own runs only
+        runs = runs[runs["run_id"].map(lambda r: any(o in r for o in args.only))]
     failed = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]
     done = len(runs) - len(failed)
     print(f"study {study.name}: {done} done, {len(failed)} failed; tables in {out}")

@@ -203,3 +203,14 @@ def test_no_remote_assets_in_html(book: Path) -> None:
     from papseg_utils.book import remote_assets
 
     assert remote_assets(book) == []
+
+
+def test_notebook_pages_open_their_source_notebook_in_colab(book: Path) -> None:
+    """Every rendered notebook page links to notebooks/<stem>.ipynb on Colab (see _config.yml)."""
+    from test_colab import colab_url, launch_links
+
+    pages = sorted((book / "build" / "executed").glob("[0-9][0-9]_*.html"))
+    assert pages, "no notebook pages in the book"
+    for page in pages:
+        assert launch_links(page) == [colab_url(page.stem)], page.name
+        assert (REPO_ROOT / "notebooks" / f"{page.stem}.ipynb").is_file()

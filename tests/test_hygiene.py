@@ -21,7 +21,7 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NB_IDS = [p.stem for p in NOTEBOOKS]
-PROFILES = ("smoke", "default", "full")
+PROFILES = ("smoke", "default", "colab", "full")
 REQUIRED_PARAMETERS = ("seed", "device")
 # Spelled in pieces so that this file does not match itself.
 MACHINE_PATHS = re.compile(

@@ -135,7 +135,7 @@ def test_parse_overrides_types_values() -> None:
 def test_unknown_profile_lists_valid(project: Path) -> None:
     proc = _run(project, "--profile", "huge")
     assert proc.returncode == 2
-    assert "unknown profile 'huge'" in proc.stderr and "smoke, default, full" in proc.stderr
+    assert "unknown profile 'huge'" in proc.stderr and "smoke, default, colab, full" in proc.stderr
     assert not (project / "out").exists()
 
 

@@ -112,8 +112,9 @@ def find_pictures_dir(root: str | Path | None = None) -> Path:
     root = Path(root).expanduser() if root else default_root()
     if not root.exists():
         raise DatasetNotFoundError(
-            f"Herlev data not found at {root}. Download smear2005.zip (MDE-Lab, University of "
-            "the Aegean, 'PAP-SMEAR (DTU/HERLEV) DATABASES', part II), unzip it, and pass its "
+            f"Herlev data not found at {root}. With network access: papseg data herlev "
+            "--download /path/to/herlev. By hand: download smear2005.zip (MDE-Lab, University "
+            "of the Aegean, 'PAP-SMEAR (DTU/HERLEV) DATABASES', part II), unzip it, and pass its "
             f"folder as root= or set {ENV_VAR}=/path/to/herlev (the folder holding "
             f"'{SUBDIR}')."
         )

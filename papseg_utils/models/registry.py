@@ -397,6 +397,24 @@ def _load_local(model: nn.Module, enc: EncoderInfo, path: Path) -> tuple[str, st
     return str(path), pw.state_sha256(loaded)
 
 
+def fetch_weights(name: str, encoder: str | None = None, pretrained: str = "imagenet") -> str:
+    """Make sure the pretrained weights of a model are available locally; return their source.
+
+    Weights that ship offline (the Lite0 package), ``"none"`` and local files need
+    nothing. Hub weights are downloaded once into the Hugging Face cache (when the
+    hub can be reached), so that later runs, started with ``HF_HUB_OFFLINE=1``, load
+    them from there. Offline and not cached, this raises
+    :class:`WeightsUnavailableError` within seconds, with the message that tells how
+    to supply them. ``encoder`` ``None`` or ``"default"`` is the architecture's own.
+    """
+    arch, enc = _resolve(name, None if encoder in (None, "default") else encoder)
+    pretrained = str(pretrained)
+    if pretrained == "none" or pretrained in enc.offline or _looks_like_path(pretrained):
+        return enc.sources.get(pretrained, pretrained)
+    model = build_model(name, num_classes=2, pretrained=pretrained, encoder=enc.name)
+    return model.papseg_spec.weights_source
+
+
 # --------------------------------------------------------------------------- helpers
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters (only those with ``requires_grad`` when ``trainable_only``)."""
