@@ -419,13 +419,21 @@ def write_outputs(
     fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     result["checkpoints"] = [
-        {"path": str(m.path), "sha256": m.config.get("checkpoint_sha256")
+        {"path": _relative(m.path), "sha256": m.config.get("checkpoint_sha256")
          or sha256_file(m.path / "model.safetensors"), "epoch": m.config.get("epoch")}
         for m in members
     ]  # fmt: skip
     result["mode"] = _mode(scores.assignment, len(members))
     (out / "scoring.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the working folder when below it, else its last three parts."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(Path(*path.resolve().parts[-3:]))
 
 
 def _mode(assignment: dict[str, list[int]], n_members: int) -> str:
@@ -531,7 +539,8 @@ def run(args: argparse.Namespace) -> dict:
           f"{_mode(assignment, len(members))}", flush=True)  # fmt: skip
     scores = score(members, samples, assignment, tta=args.tta or False, paper_masks=paper,
                    spacing_um=args.spacing_um or None, empty_policy=args.empty_policy, progress=True)  # fmt: skip
-    options = {k: v for k, v in vars(args).items() if k != "checkpoints"}
+    # no machine paths in the record: the data folder and output folder are left out
+    options = {k: v for k, v in vars(args).items() if k not in ("checkpoints", "data_dir", "out")}
     result = write_outputs(scores, out, members, options, n_boot=args.n_boot)
     print((out / "summary.md").read_text(encoding="utf-8"))
     print(f"wrote {out}")

@@ -18,7 +18,7 @@ for ((k = 0; k < folds; k++)); do
     echo "fold $k: already trained, skipped"
     continue
   fi
-  "$py" -m papseg_utils train --config studies/herlev-best.yaml --dataset herlev --data-dir "$data" \
+  "$py" -m papseg_utils train --profile herlev-best --data-dir "$data" --val-fraction 0 \
     --cv-folds "$folds" --fold "$k" --epochs "$epochs" --output-dir "$out/fold$k" "$@"
 done
 "$py" -m papseg_utils evaluate "$out"/fold*/last --dataset herlev --data-dir "$data" --split test \

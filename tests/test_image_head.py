@@ -16,7 +16,7 @@ from papseg_utils.train.checkpoint import load_model, save_checkpoint
 
 
 def _sample(name: str, group: str) -> Sample:
-    return Sample(name, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), group)
+    return Sample(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8), name, group)
 
 
 def test_head_model_returns_segmentation_and_image_logits():
@@ -26,7 +26,7 @@ def test_head_model_returns_segmentation_and_image_logits():
     assert out["logits"].shape == (2, 3, 64, 64)
     assert image_logits_of(out).shape == (2, 2)
     assert image_logits_of(out["logits"]) is None
-    assert model.papseg_spec.architecture == "unet"  # the spec survives the wrapping
+    assert model.papseg_spec.name == "unet"  # the spec survives the wrapping
 
 
 def test_head_needs_an_encoder_with_feature_maps():

@@ -131,6 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
             *flags, dest=name, type=typ, metavar=metavar, help=f"{help_} (default: {default!r})"
         )
     p.add_argument("--config", metavar="YAML", help="YAML file of the same keys; flags win")
+    p.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="a profile of notebooks/profiles/06_fine_tuning.yaml (e.g. herlev-best); "
+        "--config and flags win over it",
+    )
     return p
 
 
@@ -152,6 +158,31 @@ def _coerce(key: str, value: Any, origin: str) -> Any:
     raise UsageError(f"{origin}: {key}={value!r} is not a valid {typ.__name__}")
 
 
+def read_profile(name: str) -> dict[str, Any]:
+    """The parameters of profile ``name`` of ``notebooks/profiles/06_fine_tuning.yaml``.
+
+    The notebook's profiles are the recipes; the command reads the same file, so
+    a profile trains the same model here and under papermill. Templated paths
+    (``output_dir: "{build}/..."``) are left out: pass ``--output-dir``.
+    """
+    import yaml
+
+    from papseg_utils.run import repo_root
+
+    path = repo_root() / "notebooks" / "profiles" / "06_fine_tuning.yaml"
+    try:
+        profiles = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as err:
+        raise UsageError(
+            f"--profile {name}: cannot read {path} ({err.strerror or err}); run from the repository "
+            "or set PAPSEG_ROOT to it"
+        ) from err
+    if name not in profiles:
+        raise UsageError(f"--profile {name!r}: no such profile; valid: {', '.join(profiles)}")
+    data = {k: v for k, v in profiles[name].items() if not (isinstance(v, str) and "{" in v)}
+    return _parameters(data, f"profile {name} of {path.name}")
+
+
 def read_config(path: str | Path) -> dict[str, Any]:
     """Parameters from a YAML mapping; unknown keys raise :class:`UsageError` listing valid ones."""
     import yaml
@@ -165,6 +196,10 @@ def read_config(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"--config {path} is not valid YAML: {err}") from err
     if not isinstance(data, dict):
         raise UsageError(f"--config {path} must hold a mapping of parameter: value")
+    return _parameters(data, f"--config {path}")
+
+
+def _parameters(data: dict, origin: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for raw, value in data.items():
         key = str(raw).replace("-", "_")
@@ -172,10 +207,8 @@ def read_config(path: str | Path) -> dict[str, Any]:
         if key in IGNORED:
             continue
         if key not in PARAMETERS:
-            raise UsageError(
-                f"--config {path}: unknown key {raw!r}; valid keys: {', '.join(PARAMETERS)}"
-            )
-        out[key] = _coerce(key, value, f"--config {path}")
+            raise UsageError(f"{origin}: unknown key {raw!r}; valid keys: {', '.join(PARAMETERS)}")
+        out[key] = _coerce(key, value, origin)
     return out
 
 
@@ -183,6 +216,9 @@ def resolve_args(argv: list[str] | None) -> dict[str, Any]:
     """Defaults < ``--config`` file < command-line flags; returns ``{parameter: value}``."""
     ns = vars(build_parser().parse_args(argv))
     params = {name: spec[1] for name, spec in PARAMETERS.items()}
+    profile = ns.pop("profile", None)
+    if profile:
+        params.update(read_profile(profile))
     config = ns.pop("config", None)
     if config:
         params.update(read_config(config))
