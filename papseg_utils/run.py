@@ -56,7 +56,12 @@ from papseg_utils.param_types import matches
 log = logging.getLogger(__name__)
 
 PROFILES: tuple[str, ...] = ("smoke", "default", "colab", "full")
-"""Valid profile names, smallest first (``colab``: a Colab T4 GPU, 16 GB, fp16)."""
+"""Profiles every notebook has, smallest first (``colab``: a Colab T4 GPU, 16 GB, fp16).
+
+A profile file may add named *recipes* of its own (e.g. ``herlev-best`` in
+``06_fine_tuning.yaml``): lower-case names made of letters, digits and dashes,
+run with ``--profile NAME`` on the notebooks that define them."""
+RECIPE_NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
 DEFAULT_TIMEOUT_S: dict[str, float] = {
     "smoke": 600.0,
@@ -188,12 +193,13 @@ def load_profile_file(path: Path) -> dict[str, Any]:
         raise RunnerError(
             f"{path}: expected a mapping with keys {list(PROFILES)}, got {type(data).__name__}"
         )
-    unknown = sorted(set(data) - PROFILE_KEYS)
+    unknown = sorted(k for k in set(data) - PROFILE_KEYS if not RECIPE_NAME.match(str(k)))
     if unknown:
         raise RunnerError(
-            f"{path}: unknown top-level keys {unknown}; valid: {sorted(PROFILE_KEYS)}"
+            f"{path}: top-level keys {unknown} are neither {sorted(PROFILE_KEYS)} nor recipe names "
+            "(lower-case letters, digits and dashes)"
         )
-    for name in PROFILES:
+    for name in [*PROFILES, *(k for k in data if k not in PROFILE_KEYS)]:
         value = data.get(name)
         if value is None:
             data[name] = {}
@@ -259,7 +265,7 @@ def plan(
         Unknown profile, missing notebook or profile file, a key that the
         notebook does not declare, an unknown or cyclic dependency.
     """
-    if profile not in PROFILES:
+    if not RECIPE_NAME.match(profile):
         raise RunnerError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILES)}")
     available = discover(notebooks_dir)
     if not available:
@@ -310,6 +316,16 @@ def _plan_one(
     available: dict[str, Path],
 ) -> NotebookJob:
     pfile = load_profile_file(notebooks_dir / "profiles" / f"{stem}.yaml")
+    if profile not in pfile:
+        recipes = [k for k in pfile if k not in PROFILE_KEYS]
+        raise RunnerError(
+            f"unknown profile {profile!r} for {stem}; valid: {', '.join([*PROFILES, *recipes])}"
+            + (
+                ""
+                if profile in PROFILES
+                else " (a recipe runs only on the notebooks that define it)"
+            )
+        )
     declared = declared_parameters(source)
     params = dict(pfile[profile])
     for origin, values in ((f"profile {profile!r} in {stem}.yaml", params), ("-p", overrides)):
@@ -652,7 +668,7 @@ def run_notebooks(
     Returns the results in the order of ``jobs``.
     """
     out.mkdir(parents=True, exist_ok=True)
-    timeout_s = timeout_s or DEFAULT_TIMEOUT_S[profile]
+    timeout_s = timeout_s or DEFAULT_TIMEOUT_S.get(profile, DEFAULT_TIMEOUT_S["full"])
     env = kernel_env(cwd, max_workers)
     selected = {j.stem for j in jobs}
     for job in jobs:
@@ -790,7 +806,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="stems or file names (default: all NN_*.ipynb)",
     )
     parser.add_argument(
-        "--profile", default="default", help=f"one of {', '.join(PROFILES)} (default: default)"
+        "--profile",
+        default="default",
+        help=f"one of {', '.join(PROFILES)}, or a recipe of the notebook's profile file "
+        "(e.g. herlev-best for 06_fine_tuning) (default: default)",
     )
     parser.add_argument(
         "-p",

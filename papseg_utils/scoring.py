@@ -207,47 +207,44 @@ class Scores:
     preds: dict[str, np.ndarray]
 
 
-def score(
+@dataclass
+class Predictions:
+    """Per image: predicted labels (H, W) uint8, scoring member (``-1``: several), image-head row."""
+
+    preds: dict[str, np.ndarray]
+    fold: dict[str, int]
+    head_rows: list[dict]
+
+
+def predict(
     members: Sequence[Member],
     samples: Sequence,
     assignment: dict[str, list[int]],
     tta: bool | str = False,
-    paper_masks: dict[str, np.ndarray] | None = None,
-    spacing_um: float | None = None,
-    empty_policy: str = "penalty",
+    tile_size: int | None = None,
     progress: bool = False,
-) -> Scores:
-    """Predict and score every assigned image.
+) -> Predictions:
+    """Predict every assigned image with its members, probabilities averaged over them.
 
-    Parameters
-    ----------
-    members : from :func:`load_members`.
-    samples : the dataset (``Sample`` list); only assigned names are used.
-    assignment : from :func:`assign_images`.
-    tta : False, True/``"flips"`` or ``"d4"``.
-    paper_masks : optional ``{name: (H, W) paper_cells mask}``; with an image
-        head of kind health, the cells are also scored in ``paper_cells``.
-    spacing_um, empty_policy : passed to :func:`papseg_utils.metrics.evaluate`.
-
-    Returns
-    -------
-    Scores
-        ``tables[scheme]`` has a ``fold`` column (the scoring member's index,
-        or ``-1`` for an ensemble of several) and per-image ``macro`` rows.
+    Each member predicts as the ``predict`` command does
+    (:func:`papseg_utils.inference.predict_with_config`); ``tile_size`` > 0
+    predicts at native resolution in tiles instead of letterboxing.
     """
-    from papseg_utils.postprocess import cells_from_image_head
-
-    scheme = members[0].scheme
     by_name = {s.name: s for s in samples}
     preds: dict[str, np.ndarray] = {}
     fold: dict[str, int] = {}
     rows = []
-    health = all(m.image_labels == ["healthy", "unhealthy"] for m in members)
     for k, (name, who) in enumerate(assignment.items()):
         s = by_name[name]
         probs = np.mean(
             [
-                predict_with_config(members[i].model, s.image, members[i].config, tta=tta)
+                predict_with_config(
+                    members[i].model,
+                    s.image,
+                    members[i].config,
+                    tile_size=tile_size or None,
+                    tta=tta,
+                )
                 for i in who
             ],
             axis=0,
@@ -269,6 +266,46 @@ def score(
             )
         if progress and (k + 1) % 50 == 0:
             print(f"  {k + 1}/{len(assignment)} images", file=sys.stderr, flush=True)
+    return Predictions(preds, fold, rows)
+
+
+def score(
+    members: Sequence[Member],
+    samples: Sequence,
+    assignment: dict[str, list[int]],
+    tta: bool | str = False,
+    paper_masks: dict[str, np.ndarray] | None = None,
+    spacing_um: float | None = None,
+    empty_policy: str = "penalty",
+    progress: bool = False,
+    tile_size: int | None = None,
+) -> Scores:
+    """Predict (:func:`predict`) and score every assigned image.
+
+    Parameters
+    ----------
+    members : from :func:`load_members`.
+    samples : the dataset (``Sample`` list); only assigned names are used.
+    assignment : from :func:`assign_images`.
+    tta : False, True/``"flips"`` or ``"d4"``.
+    paper_masks : optional ``{name: (H, W) paper_cells mask}``; with an image
+        head of kind health, the cells are also scored in ``paper_cells``.
+    spacing_um, empty_policy : passed to :func:`papseg_utils.metrics.evaluate`.
+    tile_size : see :func:`predict`.
+
+    Returns
+    -------
+    Scores
+        ``tables[scheme]`` has a ``fold`` column (the scoring member's index,
+        or ``-1`` for an ensemble of several) and per-image ``macro`` rows.
+    """
+    from papseg_utils.postprocess import cells_from_image_head
+
+    scheme = members[0].scheme
+    by_name = {s.name: s for s in samples}
+    health = all(m.image_labels == ["healthy", "unhealthy"] for m in members)
+    out = predict(members, samples, assignment, tta=tta, tile_size=tile_size, progress=progress)
+    preds, fold, rows = out.preds, out.fold, out.head_rows
     names = list(preds)
     masks = [by_name[n].mask for n in names]
     tables = {scheme.name: _table(evaluate([preds[n] for n in names], masks, scheme, spacing_um,

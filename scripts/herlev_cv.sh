@@ -14,7 +14,8 @@ folds=${FOLDS:-5}
 epochs=${EPOCHS:-10}
 data=${PAPSEG_HERLEV_DIR:-../shared/data/herlev}
 for ((k = 0; k < folds; k++)); do
-  if [[ -f "$out/fold$k/last/config.json" ]]; then
+  if "$py" -c "import json, sys; sys.exit(json.load(open(sys.argv[1]))['epoch'] < int(sys.argv[2]))" \
+    "$out/fold$k/last/config.json" "$epochs" 2>/dev/null; then
     echo "fold $k: already trained, skipped"
     continue
   fi

@@ -118,11 +118,12 @@ def test_profile_file_keys_are_declared_parameters(path: Path) -> None:
     assert set(PROFILES) <= set(data), (
         f"{pfile.name}: needs top-level keys {PROFILES}, has {sorted(data)}"
     )
-    assert set(data) <= {*PROFILES, "depends_on"}, (
-        f"{pfile.name}: unknown keys {sorted(set(data) - {*PROFILES})}"
+    recipes = [k for k in data if k not in {*PROFILES, "depends_on"}]
+    assert all(re.fullmatch(r"[a-z][a-z0-9-]*", k) for k in recipes), (
+        f"{pfile.name}: unknown keys {recipes}"
     )
     declared = set(papermill.inspect_notebook(str(path)))
-    for profile in PROFILES:
+    for profile in [*PROFILES, *recipes]:
         values = data[profile] or {}
         assert isinstance(values, dict), f"{pfile.name}: {profile} must be a mapping"
         undeclared = sorted(set(values) - declared)
