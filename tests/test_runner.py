@@ -254,3 +254,29 @@ def test_keep_going_runs_valid_notebooks_and_reports_invalid(project: Path) -> N
     assert json.loads((out / "01_ok.provenance.json").read_text())["status"] == "ok"
     assert json.loads((out / "02_bad.provenance.json").read_text())["status"] == "invalid"
     assert json.loads((out / "03_after.provenance.json").read_text())["status"] == "skipped"
+
+
+def test_a_recipe_profile_runs_only_where_it_is_defined(project: Path) -> None:
+    nbdir = project / "notebooks"
+    _profile(
+        nbdir / "profiles" / "01_ok.yaml",
+        "smoke: {}\ndefault: {}\nfull: {}\nbig-run: {n: 7}\nBad_Name: {n: 1}\n",
+    )
+    with pytest.raises(runner.RunnerError, match=r"\['Bad_Name'\] are neither"):
+        runner.plan(["01_ok"], "big-run", {}, project / "o", notebooks_dir=nbdir, cwd=project)
+    _profile(
+        nbdir / "profiles" / "01_ok.yaml", "smoke: {}\ndefault: {}\nfull: {}\nbig-run: {n: 7}\n"
+    )
+    (job,) = runner.plan(["01_ok"], "big-run", {}, project / "o", notebooks_dir=nbdir, cwd=project)
+    assert job.parameters == {"n": 7}
+    with pytest.raises(
+        runner.RunnerError, match="recipe runs only on the notebooks that define it"
+    ):
+        runner.plan(["02_bad"], "big-run", {}, project / "o", notebooks_dir=nbdir, cwd=project)
+    _profile(
+        nbdir / "profiles" / "01_ok.yaml", "smoke: {}\ndefault: {}\nfull: {}\nbig-run: {size: 1}\n"
+    )
+    with pytest.raises(
+        runner.RunnerError, match=r"profile 'big-run' in 01_ok.yaml sets \['size'\]"
+    ):
+        runner.plan(["01_ok"], "big-run", {}, project / "o", notebooks_dir=nbdir, cwd=project)

@@ -141,3 +141,12 @@ def test_defaults_match_the_notebook_parameters():
         assert cli_params[name] == value, (
             f"{name}: notebook {value!r}, command {cli_params[name]!r}"
         )
+
+
+def test_profile_reads_the_notebook_recipe_and_flags_win():
+    params = cli.resolve_args(["--profile", "herlev-best", "--epochs", "3", "--cv-folds", "5"])
+    assert params["image_head"] == "health" and params["image_size"] == 224
+    assert params["num_epochs"] == 3 and params["cv_folds"] == 5
+    assert params["output_dir"] == cli.PARAMETERS["output_dir"][1]  # the templated path is left out
+    with pytest.raises(cli.UsageError, match="no such profile"):
+        cli.resolve_args(["--profile", "nope"])
