@@ -13,7 +13,11 @@ Steps:
 2. stage a build tree (``<out>/.book_src``): ``README.md``, ``_config.yml``,
    ``_toc.yml``, ``book/`` and the executed folder as ``build/executed/``, plus
    the locally served MathJax (``scripts/ensure_mathjax.sh``) in ``_mathjax/``.
-   The repository itself is never written to, and any executed folder works;
+   The repository itself is never written to, and any executed folder works.
+   In the staged copies of the notebooks (:func:`prepare_notebook`), the
+   ``parameters`` cell is tagged ``hide-input`` and papermill's
+   ``injected-parameters`` cell ``remove-cell``, and a markdown cell after them
+   says which profile built the page and which values it set;
 3. run ``jupyter-book build -W -n --keep-going`` (execution off);
 4. move the HTML to ``<out>/html`` and check that no page loads a script,
    stylesheet or font from the network.
@@ -25,6 +29,7 @@ refers to a remote asset.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import re
@@ -42,6 +47,10 @@ from papseg_utils.run import repo_root
 log = logging.getLogger(__name__)
 
 STATUS_STEM = "status"
+PARAMETERS_TAG = "parameters"
+INJECTED_TAG = "injected-parameters"
+PROFILE_CELL_ID = "papseg-profile"
+"""Id (and tag) of the markdown cell that :func:`prepare_notebook` adds."""
 _STAGE_IGNORE = shutil.ignore_patterns(
     "*.safetensors",
     "*.pt",
@@ -139,6 +148,110 @@ def write_status_page(executed: Path) -> Path:
     path = Path(executed) / f"{STATUS_STEM}.md"
     path.write_text(status_table(executed), encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------- notebook cells
+
+
+def _tags(cell: dict[str, Any]) -> list[str]:
+    return cell.setdefault("metadata", {}).setdefault("tags", [])
+
+
+def _add_tag(cell: dict[str, Any], tag: str) -> None:
+    tags = _tags(cell)
+    if tag not in tags:
+        tags.append(tag)
+
+
+def _code(text: str) -> str:
+    fence = "``" if "`" in text else "`"
+    pad = " " if fence == "``" else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def profile_sentence(record: dict[str, Any], status_link: bool = True) -> str:
+    """Markdown: which profile built the page, and the values papermill injected.
+
+    With ``status_link``, it links to the execution status page (``status``, in
+    the same folder as the executed notebooks).
+    """
+    notebook = record.get("notebook", "")
+    profile = record.get("profile", "?")
+    where = f" of `notebooks/profiles/{notebook}.yaml`" if notebook else ""
+    text = f"This page was executed with the {_code(str(profile))} profile{where}"
+    params = record.get("parameters") or {}
+    if params:
+        values = ", ".join(_code(f"{k} = {v!r}") for k, v in params.items())
+        text += f", which set {values} (the others keep the defaults of the parameters cell above)"
+    status = f"[execution status]({STATUS_STEM})" if status_link else "execution status"
+    return f"{text}. The {status} page says on which machine and with which versions."
+
+
+def prepare_notebook(
+    nb: dict[str, Any], record: dict[str, Any] | None = None, status_link: bool = True
+) -> dict[str, Any]:
+    """Tag a papermill-executed notebook (a JSON dict, changed in place) for the book.
+
+    - the ``parameters`` cell gets ``hide-input`` (its code folds behind a toggle);
+    - papermill's ``injected-parameters`` cell gets ``remove-cell``;
+    - with a provenance ``record`` (:mod:`papseg_utils.provenance`), a markdown cell
+      (id and tag ``papseg-profile``) after those two says which profile built the
+      page and which values it injected (:func:`profile_sentence`).
+
+    Running it again changes nothing. Returns ``nb``.
+    """
+    cells = nb.setdefault("cells", [])
+    cells[:] = [c for c in cells if PROFILE_CELL_ID not in c.get("metadata", {}).get("tags", [])]
+    last = None
+    for i, cell in enumerate(cells):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.get("cell_type") != "code":
+            continue
+        if PARAMETERS_TAG in tags:
+            _add_tag(cell, "hide-input")
+            last = i
+        elif INJECTED_TAG in tags:
+            _add_tag(cell, "remove-cell")
+            last = i
+    if record and last is not None:
+        note: dict[str, Any] = {
+            "cell_type": "markdown",
+            "metadata": {"tags": [PROFILE_CELL_ID]},
+            "source": profile_sentence(record, status_link),
+        }
+        if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) >= (4, 5):
+            note["id"] = PROFILE_CELL_ID
+        cells.insert(last + 1, note)
+    return nb
+
+
+def prepare_executed(folder: Path, status_link: bool = True) -> list[Path]:
+    """Apply :func:`prepare_notebook` to every ``*.ipynb`` directly in ``folder``.
+
+    The provenance record is ``<stem>.provenance.json`` next to the notebook
+    (written by the runner), else the notebook's ``papseg.provenance`` metadata.
+    Meant for the staged copies: the notebooks are rewritten in place. Returns
+    the notebooks changed.
+    """
+    changed = []
+    for path in sorted(Path(folder).glob("*.ipynb")):
+        text = path.read_text(encoding="utf-8")
+        nb = json.loads(text)
+        record = None
+        prov = path.with_name(f"{path.stem}.provenance.json")
+        if prov.is_file():
+            try:
+                record = provenance.read(prov)
+            except ValueError as err:
+                log.warning("%s", err)
+        if record is None:
+            record = nb.get("metadata", {}).get("papseg", {}).get("provenance")
+        nb = prepare_notebook(nb, record, status_link)
+        new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 # --------------------------------------------------------------------------- staging
@@ -247,6 +360,8 @@ def stage_book(
         log.warning("leaving out of the book (no file): %s", ", ".join(missing))
         toc = _prune_toc(toc, set(_toc_files(toc)) - set(missing))
     (stage / "_toc.yml").write_text(yaml.safe_dump(toc, sort_keys=False), encoding="utf-8")
+    status_page = f"build/executed/{STATUS_STEM}"
+    prepare_executed(stage / "build" / "executed", status_link=status_page in _toc_files(toc))
     return missing
 
 

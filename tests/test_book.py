@@ -102,7 +102,9 @@ def test_book_builds_and_lists_expected_pages(book: Path, smoke_build: dict) -> 
     """Every toc page that has a file (executed notebook or markdown) was rendered."""
     executed = Path(smoke_build["executed"])
     toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    files = [toc["root"]] + [c["file"] for c in toc["chapters"]]
+    files = [toc["root"]] + [
+        c["file"] for part in toc.get("parts", [toc]) for c in part.get("chapters", [])
+    ]
     for entry in files:
         stem = Path(entry).name
         if entry.startswith("build/executed/"):
