@@ -12,6 +12,7 @@ import nbformat
 import pytest
 
 from papseg_utils import run as runner
+from papseg_utils.__main__ import COMMANDS
 from papseg_utils.__main__ import main as cli_main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -238,7 +239,9 @@ def test_timeout_kills_notebook(project: Path) -> None:
 
 def test_cli_dispatch_reports_unknown_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli_main(["frobnicate"]) == 2
-    assert "valid commands: run, book, predict, study" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown command 'frobnicate'; valid commands: " + ", ".join(COMMANDS) in err
+    assert {"run", "book", "predict", "evaluate", "study", "train"} <= set(COMMANDS)
     assert cli_main(["--help"]) == 0
 
 
