@@ -657,9 +657,10 @@ def paired_gains(
                          "mean_b": float(joined["b"].mean()), "mean_diff": float(d.mean()),
                          "low": float(lo), "high": float(hi), "median_diff": float(np.median(d)),
                          "p_value": test.p_value})  # fmt: skip
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = holm(out["p_value"].fillna(1.0).to_numpy())
+    columns = ["comparison", "taxonomy", "class", "metric", "n", "mean_a", "mean_b", "mean_diff",
+               "low", "high", "median_diff", "p_value"]  # fmt: skip
+    out = pd.DataFrame(rows, columns=columns)
+    out["p_holm"] = holm(out["p_value"].fillna(1.0).to_numpy()) if len(out) else []
     return out
 
 
