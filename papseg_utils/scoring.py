@@ -44,7 +44,7 @@ Outputs (``--out``)
     Per class and metric: the per-image mean with its bootstrap 95 % interval,
     the median, and the micro value (pixels pooled over images).
 ``image_labels.csv``
-    With an image head: true and predicted image class, probabilities.
+    With an image head: each image's group (diagnostic class), predicted class and probabilities.
 ``summary.png``
     Per-class distributions of Dice, IoU and HD95.
 ``scoring.json``
