@@ -857,6 +857,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: 0 every notebook succeeded, 1 failure, 2 bad input, 130 Ctrl-C."""
     args = build_parser().parse_args(argv)
+    if threading.current_thread() is threading.main_thread():
+        # A parent that ignores SIGINT (nohup-like launchers, some test runners) passes the
+        # ignore on, and Python then never raises KeyboardInterrupt: Ctrl-C must always stop us.
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="[run] %(message)s",
