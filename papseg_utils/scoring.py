@@ -129,13 +129,16 @@ def load_members(checkpoints: Sequence[str | Path], device: str = "cpu") -> list
 
 
 def _checkpoint_folder(path: Path) -> Path:
-    for folder in (path, path / "best", path / "last"):
-        if (folder / "config.json").is_file():
-            return folder
-    raise ScoringError(
-        f"{path}: no checkpoint here (no config.json in it, best/ or last/). Pass a checkpoint folder "
-        "written by `python -m papseg_utils train` or the fine-tuning notebook."
-    )
+    """:func:`~papseg_utils.train.checkpoint.resolve_checkpoint`, with the command's message."""
+    from papseg_utils.train.checkpoint import resolve_checkpoint
+
+    try:
+        return resolve_checkpoint(path)
+    except FileNotFoundError:
+        raise ScoringError(
+            f"{path}: no checkpoint here (no config.json in it, best/ or last/). Pass a checkpoint "
+            "folder written by `python -m papseg_utils train` or the fine-tuning notebook."
+        ) from None
 
 
 def assign_images(

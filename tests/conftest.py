@@ -143,3 +143,18 @@ def smoke_build(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dic
         result = {"executed": str(executed), "html": str(out / "html"), "run": run, "book": book}
         done.write_text(json.dumps(result))
         return result
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """An untrained herlev3 Lite0 U-Net checkpoint (``best/``, image_size 64) for command tests."""
+    from papseg_utils.labels import get_scheme
+    from papseg_utils.models import build_model
+    from papseg_utils.train.checkpoint import save_checkpoint
+
+    model = build_model("unet", num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0")
+    path = tmp_path_factory.mktemp("ckpt") / "best"
+    save_checkpoint(
+        path, model, num_classes=3, scheme=get_scheme("herlev3"), train_config={"image_size": 64}
+    )
+    return path

@@ -16,18 +16,6 @@ checkpoint_mod = pytest.importorskip("papseg_utils.train.checkpoint")
 models = pytest.importorskip("papseg_utils.models")
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    model = models.build_model(
-        "unet", num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0"
-    )
-    path = tmp_path_factory.mktemp("ckpt") / "best"
-    checkpoint_mod.save_checkpoint(
-        path, model, num_classes=3, scheme=get_scheme("herlev3"), train_config={"image_size": 64}
-    )
-    return path
-
-
 def write_images(folder: Path) -> None:
     rng = np.random.default_rng(0)
     (folder / "sub").mkdir(parents=True)

@@ -22,22 +22,9 @@ from torch import nn
 
 from papseg_utils import predict
 from papseg_utils.inference import predict_proba
-from papseg_utils.labels import get_scheme
 
 checkpoint_mod = pytest.importorskip("papseg_utils.train.checkpoint")
 models = pytest.importorskip("papseg_utils.models")
-
-
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory) -> Path:
-    model = models.build_model(
-        "unet", num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0"
-    )
-    path = tmp_path_factory.mktemp("ckpt") / "best"
-    checkpoint_mod.save_checkpoint(
-        path, model, num_classes=3, scheme=get_scheme("herlev3"), train_config={"image_size": 64}
-    )
-    return path
 
 
 def hashes(folder: Path) -> dict[str, str]:
