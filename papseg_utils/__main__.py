@@ -12,6 +12,7 @@ evaluate score checkpoints (model, ensemble or CV folds)     (:mod:`papseg_utils
 study    run a grid study                                    (:mod:`papseg_utils.study`)
 train    train a model (also under torchrun for several GPUs) (:mod:`papseg_utils.train.cli`)
 data     download or check a dataset (Herlev)                (:mod:`papseg_utils.data.cli`)
+distill  distil the ImageNet CNN into a MiT encoder          (:mod:`papseg_utils.distill.cli`)
 
 Each command module exposes ``main(argv: list[str] | None = None) -> int``;
 ``python -m papseg_utils <command> --help`` shows its options.
@@ -30,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "study": ("papseg_utils.study", "run a grid study"),
     "train": ("papseg_utils.train.cli", "train a model (also under torchrun for several GPUs)"),
     "data": ("papseg_utils.data.cli", "download or check a dataset (Herlev)"),
+    "distill": ("papseg_utils.distill.cli", "distil the ImageNet CNN into a MiT encoder"),
 }
 
 

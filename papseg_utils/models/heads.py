@@ -45,10 +45,13 @@ class ImageHeadModel(nn.Module):
         super().__init__()
         encoder = getattr(base, "encoder", None)
         channels = getattr(encoder, "out_channels", None)
+        if not channels and hasattr(getattr(encoder, "config", None), "hidden_sizes"):
+            channels = list(encoder.config.hidden_sizes)  # SegFormer's MiT encoder
         if encoder is None or not channels:
             raise ModelConfigError(
                 f"{type(base).__name__} has no encoder with out_channels; an image head needs an "
-                "smp-style encoder (unet, unetplusplus, attention_unet, deeplabv3plus, fpn)"
+                "smp-style encoder (unet, unetplusplus, attention_unet, deeplabv3plus, fpn) or "
+                "SegFormer's MiT encoder"
             )
         if int(num_image_classes) < 2:
             raise ModelConfigError(f"image_classes={num_image_classes}: need at least 2")
@@ -68,6 +71,10 @@ class ImageHeadModel(nn.Module):
         return self.base.encoder
 
     def _keep_deepest(self, _module, _inputs, output) -> None:
+        deepest = getattr(output, "last_hidden_state", None)  # Hugging Face MiT: (N, C, h, w)
+        if deepest is not None:
+            self._features = deepest
+            return
         if not isinstance(output, (list, tuple)) or not output:
             raise ModelConfigError(
                 f"{type(self.base).__name__}: the encoder returned {type(output).__name__}, "

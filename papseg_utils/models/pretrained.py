@@ -52,6 +52,23 @@ LITE_PACKAGES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# encoders distilled by `papseg distill` and shipped with the package (papseg_utils/weights/)
+DISTILLED_FILES: dict[str, str] = {"mit_b0": "mit_b0_distilled.safetensors"}
+
+
+def distilled_weights_path(encoder: str) -> Path | None:
+    """The shipped distilled weights of ``encoder`` (e.g. ``"mit_b0"``), or None if there are none.
+
+    Their provenance (teacher, source images and licences, steps, wall time, sha256) is the
+    ``.json`` file of the same name.
+    """
+    name = DISTILLED_FILES.get(encoder)
+    if name is None:
+        return None
+    path = Path(__file__).resolve().parent.parent / "weights" / name
+    return path if path.is_file() else None
+
+
 HOW_TO_SUPPLY = (
     "To supply them: run once on a machine with network access (they are then cached in "
     "~/.cache/huggingface; copy that folder, or set HF_HOME to a shared cache), or download "

@@ -100,10 +100,14 @@ def _encoders() -> dict[str, EncoderInfo]:
 
     for k in range(6):
         b = f"b{k}"
+        sources = {"imagenet": f"hf://{IMAGENET_REPOS[b]}", "ade20k": f"hf://{ADE20K_REPOS[b]}"}
+        offline: tuple[str, ...] = ()
+        if f"mit_{b}" in pw.DISTILLED_FILES:  # shipped: distilled offline by `papseg distill`
+            sources["distilled"] = f"papseg_utils/weights/{pw.DISTILLED_FILES[f'mit_{b}']}"
+            offline = ("distilled",)
         enc[f"mit_{b}"] = EncoderInfo(
-            f"mit_{b}", b, IMAGENET_MEAN, IMAGENET_STD,
-            {"imagenet": f"hf://{IMAGENET_REPOS[b]}", "ade20k": f"hf://{ADE20K_REPOS[b]}"},
-        )  # fmt: skip
+            f"mit_{b}", b, IMAGENET_MEAN, IMAGENET_STD, sources, offline=offline
+        )
     enc["vit"] = EncoderInfo("vit", "vit", IMAGENET_MEAN, IMAGENET_STD, {})
     return enc
 
@@ -243,7 +247,9 @@ def build_model(
     ----------
     name : one of :func:`list_models`.
     num_classes : number of output channels (classes incl. background), >= 1.
-    pretrained : ``"none"`` (random init), ``"imagenet"``, ``"ade20k"`` (SegFormer only) or a
+    pretrained : ``"none"`` (random init), ``"imagenet"``, ``"ade20k"`` (SegFormer only),
+        ``"distilled"`` (SegFormer MiT-b0: the shipped encoder distilled offline from the ImageNet
+        EfficientNet-Lite0 by :mod:`papseg_utils.distill`) or a
         local ``.safetensors``/``.pth`` file (whole model or encoder) or Hugging Face folder.
     encoder : encoder name (see ``ARCHITECTURES[name].encoders``); ``None`` = default.
     **kwargs : passed to the implementation (e.g. ``decoder_channels``, ``image_size`` for UNETR,
@@ -328,6 +334,18 @@ def _segformer_pretrained(enc: EncoderInfo, pretrained: str, num_classes: int, k
 
     if kwargs:
         raise ModelConfigError("segformer: keyword overrides only with pretrained='none'")
+    if pretrained == "distilled":
+        model = _segformer(enc, num_classes)
+        path = pw.distilled_weights_path(enc.name)
+        if path is None:
+            raise WeightsUnavailableError(
+                f"the distilled {enc.name} weights (papseg_utils/weights/"
+                f"{pw.DISTILLED_FILES[enc.name]}) are missing from this installation; reinstall "
+                "papseg, or make them with: papseg distill --out build/distill --ship PATH, then "
+                "pass pretrained=PATH"
+            )
+        loaded = pw.load_into(model.encoder, pw.read_state_dict(path), str(path))
+        return model, f"papseg_utils/weights/{path.name}", pw.state_sha256(loaded)
     if Path(pretrained).is_dir():
         repo, local_only = pretrained, True
     else:

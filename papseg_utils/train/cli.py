@@ -58,7 +58,11 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
         "tf_efficientnet_lite0",
         'encoder name, or "default" for the architecture\'s own',
     ),
-    "pretrained": (str, "imagenet", '"imagenet", "ade20k", "none" or a local weights file'),
+    "pretrained": (
+        str,
+        "imagenet",
+        '"imagenet", "ade20k", "distilled" (SegFormer b0), "none" or a local weights file',
+    ),
     "dataset": (str, "synthetic", 'data source: "synthetic", "herlev" or "folder"'),
     "data_dir": (str, "", "data folder; empty: $PAPSEG_HERLEV_DIR, else the default location"),
     "scheme": (
@@ -275,10 +279,11 @@ def _check(p: dict[str, Any]) -> None:
     if p["dataset"] == "folder":
         p["scheme"] = _folder_scheme(p)
     pretrained = p["pretrained"]
-    if pretrained not in ("none", "imagenet", "ade20k") and not Path(pretrained).exists():
+    named = ("none", "imagenet", "ade20k", "distilled")
+    if pretrained not in named and not Path(pretrained).exists():
         raise UsageError(
             f"--pretrained {pretrained}: no such file or folder; pass a local .safetensors/.pth "
-            "file or Hugging Face folder, or one of: imagenet, ade20k, none"
+            "file or Hugging Face folder, or one of: imagenet, ade20k, distilled, none"
         )
     for key in ("image_size", "num_train_images", "num_epochs", "batch_size"):
         if p[key] < 1:

@@ -1,0 +1,147 @@
+"""``papseg distill``: distil the ImageNet EfficientNet-Lite teacher into a MiT encoder.
+
+Usage::
+
+    papseg distill --out build/distill [--steps 4000] [--batch-size 32] [--image-size 128]
+                   [--feature-weight 1.0] [--max-minutes M] [--threads N]
+                   [--ship papseg_utils/weights/mit_b0_distilled.safetensors]
+
+Trains (resuming from ``OUT/checkpoint.pt`` when present), then writes ``OUT/encoder.safetensors``
+with ``OUT/provenance.json`` and measures teacher agreement (``OUT/agreement.json``). ``--ship``
+also writes the weights and a provenance file beside them (same name, ``.json``): this is the
+command that made the shipped weights, recorded in their provenance.
+
+Exit codes: 0 done; 1 failed (teacher weights missing, bad checkpoint); 2 bad usage; 3 stopped at
+``--max-minutes`` (checkpoint written: run the same command again to go on); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+from .loop import DistillConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    d = DistillConfig()
+    p = argparse.ArgumentParser(prog="papseg distill", description=__doc__.split("\n\n")[0])
+    p.add_argument("--out", required=True, help="run folder (checkpoint, history, results)")
+    p.add_argument("--steps", type=int, default=d.steps)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--image-size", type=int, default=d.image_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--temperature", type=float, default=d.temperature)
+    p.add_argument("--feature-weight", type=float, default=d.feature_weight,
+                   help="weight of the feature-map loss (0 = logits only)")
+    p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
+    p.add_argument("--save-every", type=int, default=d.save_every)
+    p.add_argument("--teacher", default=d.teacher,
+                   choices=["tf_efficientnet_lite0", "tf_efficientnet_lite1",
+                            "tf_efficientnet_lite2"])  # fmt: skip
+    p.add_argument("--student", default=d.student, choices=["b0", "b1", "b2"])
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop (checkpointed) after this many minutes; rerun to continue")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--views", type=int, default=32, help="agreement views per image")
+    p.add_argument("--ship", default=None, help="also write the weights (and .json) here")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the distill command; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        a = _parser().parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("papseg_utils").setLevel(logging.INFO)
+    import torch
+
+    from .loop import Distiller
+
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    try:
+        cfg = DistillConfig(
+            teacher=a.teacher, student=a.student, steps=a.steps, batch_size=a.batch_size,
+            image_size=a.image_size, lr=a.lr, temperature=a.temperature,
+            feature_weight=a.feature_weight, warmup_steps=min(a.warmup_steps, a.steps),
+            save_every=a.save_every, seed=a.seed,
+        )  # fmt: skip
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = Path(a.out)
+    try:
+        d = Distiller(cfg, out, device=a.device)
+        done = d.run(a.max_minutes)
+    except KeyboardInterrupt:
+        print(f"interrupted; the last checkpoint in {out} is intact: run the same command to "
+              "resume", file=sys.stderr, flush=True)  # fmt: skip
+        return 130
+    except (ValueError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if not done:
+        print(f"stopped at step {d.step}/{cfg.steps} (--max-minutes); run the same command to "
+              "go on", file=sys.stderr)  # fmt: skip
+        return 3
+    command = "papseg distill " + shlex.join(argv)
+    d.export(command=command)
+    report = measure(d, views=a.views)
+    (out / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"teacher agreement on {report['held_out']['images']} held-out images "
+          f"({report['held_out']['views']} views): top-1 {report['held_out']['top1']:.3f}, "
+          f"top-5 {report['held_out']['top5']:.3f}")  # fmt: skip
+    if a.ship:
+        ship = d.export(a.ship, command=command)
+        meta = json.loads(ship.with_suffix(".json").read_text())
+        meta["agreement"] = report
+        ship.with_suffix(".json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {ship} ({ship.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+def measure(d, views: int = 32) -> dict:
+    """Agreement of the (float16-rounded, as shipped) student, and of a random-init student."""
+    import torch
+
+    from .agreement import agreement, top_classes
+    from .networks import Student
+    from .sources import DISTILL_IMAGES, HELD_OUT_IMAGES, load_image
+
+    size = d.cfg.image_size
+    student = d.student.to("cpu")
+    teacher = d.teacher.to("cpu")
+    with torch.no_grad():  # score exactly the shipped float16 weights
+        for p in student.encoder.parameters():
+            p.copy_(p.half().float())
+    torch.manual_seed(d.cfg.seed + 1)
+    random_student = Student(d.cfg.student, teacher.channels)
+    return {
+        "image_size": size,
+        "views_per_image": views,
+        "held_out": agreement(student, teacher, HELD_OUT_IMAGES, views, size),
+        "distill_images": agreement(student, teacher, DISTILL_IMAGES, views, size),
+        "random_init_held_out": agreement(random_student, teacher, HELD_OUT_IMAGES, views, size),
+        "predictions": {
+            i.name: {"shows": i.shows,
+                     "teacher": top_classes(teacher, load_image(i.name), size),
+                     "student": top_classes(student, load_image(i.name), size)}
+            for i in HELD_OUT_IMAGES
+        },  # fmt: skip
+        "config": dataclasses.asdict(d.cfg),
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,140 @@
+"""Distillation (papseg_utils.distill): sources, schedule, resume, export, loading, agreement."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from papseg_utils.distill import (
+    DISTILL_IMAGES,
+    HELD_OUT_IMAGES,
+    DistillConfig,
+    Distiller,
+    load_image,
+    lr_at,
+)
+from papseg_utils.distill import cli as distill_cli
+from papseg_utils.distill.agreement import agreement
+from papseg_utils.distill.networks import Teacher
+from papseg_utils.models import WeightsUnavailableError, build_model
+from papseg_utils.models import pretrained as pw
+
+TINY = dict(steps=4, batch_size=4, image_size=64, warmup_steps=1, save_every=2,
+            images=["skimage:coffee", "skimage:chelsea"])  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def teacher():
+    torch.set_num_threads(1)
+    return Teacher()
+
+
+def test_source_sets_are_disjoint_licensed_and_load_offline():
+    train = {i.name for i in DISTILL_IMAGES}
+    held = {i.name for i in HELD_OUT_IMAGES}
+    assert not train & held
+    for item in DISTILL_IMAGES + HELD_OUT_IMAGES:
+        assert item.licence and item.credit
+    img = load_image("skimage:camera")  # a grey image becomes RGB
+    assert img.shape == (512, 512, 3) and img.dtype.name == "uint8"
+    with pytest.raises(ValueError, match="unknown image source"):
+        load_image("flickr:cat.jpg")
+
+
+def test_schedule_warms_up_then_decays_to_zero():
+    cfg = DistillConfig(steps=100, warmup_steps=10, lr=1e-3)
+    assert lr_at(0, cfg) == pytest.approx(1e-4)
+    assert lr_at(9, cfg) == pytest.approx(1e-3)
+    assert lr_at(55, cfg) == pytest.approx(5e-4)
+    assert lr_at(100, cfg) == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        DistillConfig(image_size=100)
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, teacher):
+    whole = Distiller(DistillConfig(**TINY), tmp_path / "whole", teacher=teacher)
+    assert whole.run() is True
+    part = Distiller(DistillConfig(**TINY), tmp_path / "part", teacher=teacher)
+    assert part.run(max_minutes=0) is False  # stops after one step, with a checkpoint
+    assert part.step == 1
+    again = Distiller(DistillConfig(**TINY), tmp_path / "part", teacher=teacher)
+    assert again.step == 1
+    assert again.run() is True
+    a, b = whole.student.state_dict(), again.student.state_dict()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    rows = (tmp_path / "part" / "history.csv").read_text().splitlines()
+    assert rows[0].startswith("step,kl,feature") and rows[-1].startswith("4,")
+    with pytest.raises(ValueError, match="other settings.*steps"):
+        Distiller(DistillConfig(**{**TINY, "steps": 8}), tmp_path / "part", teacher=teacher)
+
+
+def test_export_is_float16_with_provenance_and_loads_strictly(tmp_path, teacher):
+    d = Distiller(DistillConfig(**{**TINY, "steps": 1}), tmp_path, teacher=teacher)
+    d.run()
+    path = d.export(tmp_path / "mit.safetensors", command="papseg distill --out X")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["teacher"]["arch"] == "tf_efficientnet_lite0"
+    assert meta["steps_done"] == 1 and meta["command"] == "papseg distill --out X"
+    assert {s["name"] for s in meta["source_images"]} == set(TINY["images"])
+    assert all(s.get("licence") for s in meta["source_images"] if s["name"] != "skimage:chelsea")
+    state = pw.read_state_dict(path)
+    assert {t.dtype for t in state.values()} == {torch.float16}
+    model = build_model("segformer", num_classes=3, pretrained=str(path))
+    got = model.encoder.state_dict()
+    assert all(torch.equal(got[k], state[k].float()) for k in state)
+
+
+def test_student_agrees_with_a_copy_of_the_teacher_and_not_with_noise(teacher):
+    images = HELD_OUT_IMAGES[:2]
+    same = agreement(teacher, teacher, images, views=3, size=64)
+    assert same["top1"] == 1.0 and same["views"] == 6 and same["images"] == 2
+
+    class Constant(torch.nn.Module):  # always predicts class 0 ("tench")
+        def forward(self, x):
+            logits = torch.zeros(len(x), 1000)
+            logits[:, 0] = 1.0
+            return logits, []
+
+    other = agreement(Constant(), teacher, images, views=3, size=64)
+    assert other["top1"] < 0.5
+
+
+def test_shipped_distilled_encoder_loads_offline(monkeypatch):
+    path = pw.distilled_weights_path("mit_b0")
+    if path is None:
+        pytest.skip("the distilled MiT-b0 weights are not in papseg_utils/weights")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert path.stat().st_size <= 15e6 and meta["bytes"] == path.stat().st_size
+    import hashlib
+
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == meta["file_sha256"]
+    model = build_model("segformer", num_classes=3, pretrained="distilled")
+    assert model.papseg_spec.weights_source.endswith(path.name)
+    assert model.papseg_spec.weights_sha256 == meta["tensors_sha256"]
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
+    monkeypatch.setattr(pw, "distilled_weights_path", lambda enc: None)
+    with pytest.raises(WeightsUnavailableError, match="papseg distill"):
+        build_model("segformer", num_classes=3, pretrained="distilled")
+
+
+def test_segformer_carries_an_image_head():
+    model = build_model("segformer", num_classes=3, image_classes=2)
+    out = model(torch.rand(2, 3, 64, 64))
+    assert out["logits"].shape == (2, 3, 64, 64) and out["image_logits"].shape == (2, 2)
+
+
+def test_cli_rejects_bad_settings_and_resumes_only_the_same_run(tmp_path, capsys):
+    assert distill_cli.main(["--out", str(tmp_path), "--image-size", "100"]) == 2
+    assert "multiple of 32" in capsys.readouterr().err
+    args = ["--out", str(tmp_path / "r"), "--steps", "1", "--batch-size", "2",
+            "--image-size", "64", "--views", "2", "--max-minutes", "0"]  # fmt: skip
+    assert distill_cli.main(args) == 0  # 1 step: done, exported, measured
+    report = json.loads((tmp_path / "r" / "agreement.json").read_text())
+    assert report["held_out"]["images"] == len(HELD_OUT_IMAGES)
+    assert report["held_out"]["views"] == 2 * len(HELD_OUT_IMAGES)
+    assert set(report["predictions"]) == {i.name for i in HELD_OUT_IMAGES}
+    assert (tmp_path / "r" / "encoder.safetensors").is_file()
+    code = distill_cli.main([*args[:3], "2", *args[4:]])
+    assert code == 1 and "other settings" in capsys.readouterr().err
