@@ -37,8 +37,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--temperature", type=float, default=d.temperature)
-    p.add_argument("--feature-weight", type=float, default=d.feature_weight,
-                   help="weight of the feature-map loss (0 = logits only)")
+    p.add_argument(
+        "--feature-weight",
+        type=float,
+        default=d.feature_weight,
+        help="weight of the feature-map loss (0 = logits only)",
+    )
     p.add_argument("--warmup-steps", type=int, default=d.warmup_steps)
     p.add_argument("--save-every", type=int, default=d.save_every)
     p.add_argument("--teacher", default=d.teacher,
@@ -46,8 +50,12 @@ def _parser() -> argparse.ArgumentParser:
                             "tf_efficientnet_lite2"])  # fmt: skip
     p.add_argument("--student", default=d.student, choices=["b0", "b1", "b2"])
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--max-minutes", type=float, default=None,
-                   help="stop (checkpointed) after this many minutes; rerun to continue")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=None,
+        help="stop (checkpointed) after this many minutes; rerun to continue",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--views", type=int, default=32, help="agreement views per image")
@@ -134,9 +142,11 @@ def measure(d, views: int = 32) -> dict:
         "distill_images": agreement(student, teacher, DISTILL_IMAGES, views, size),
         "random_init_held_out": agreement(random_student, teacher, HELD_OUT_IMAGES, views, size),
         "predictions": {
-            i.name: {"shows": i.shows,
-                     "teacher": top_classes(teacher, load_image(i.name), size),
-                     "student": top_classes(student, load_image(i.name), size)}
+            i.name: {
+                "shows": i.shows,
+                "teacher": top_classes(teacher, load_image(i.name), size),
+                "student": top_classes(student, load_image(i.name), size),
+            }
             for i in HELD_OUT_IMAGES
         },  # fmt: skip
         "config": dataclasses.asdict(d.cfg),

@@ -167,8 +167,13 @@ class Distiller:
                 self.seconds += now - last
                 last = now
                 if self.step % 10 == 0 or self.step == self.cfg.steps:
-                    writer.writerow([self.step, *(round(row[k], 5) for k in
-                                     ("kl", "feature", "top1_train", "lr")), round(self.seconds, 1)])
+                    writer.writerow(
+                        [
+                            self.step,
+                            *(round(row[k], 5) for k in ("kl", "feature", "top1_train", "lr")),
+                            round(self.seconds, 1),
+                        ]
+                    )
                 if self.step % log_every == 0:
                     fh.flush()
                     log.info("step %d/%d kl %.3f feature %.3f top1 %.2f (%.0f s)", self.step,
@@ -199,7 +204,7 @@ class Distiller:
         used = {i.name: i.to_dict() for i in DISTILL_IMAGES}
         record = {
             "what": f"MiT-{self.cfg.student} encoder (Hugging Face SegformerModel state dict, "
-                    "float16), distilled from an ImageNet classifier",
+            "float16), distilled from an ImageNet classifier",
             "file": path.name,
             "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "tensors_sha256": state_sha256(state),
@@ -214,7 +219,9 @@ class Distiller:
             "versions": provenance.package_versions(),
             "created": provenance.now_iso(),
         }
-        prov = path.with_suffix(".json") if path.name != ENCODER_FILE else self.out / PROVENANCE_FILE
+        prov = (
+            path.with_suffix(".json") if path.name != ENCODER_FILE else self.out / PROVENANCE_FILE
+        )
         prov.write_text(json.dumps(record, indent=2, default=str) + "\n", encoding="utf-8")
         return path
 

@@ -38,18 +38,25 @@ DISTILL_IMAGES: tuple[NaturalImage, ...] = (
     NaturalImage("skimage:grass", "grass (grey)", "CC0 (linolafett)", _SK),
     NaturalImage("skimage:gravel", "gravel (grey)", "CC0 (CC0Textures)", _SK),
     NaturalImage(
-        "sklearn:china.jpg", "temple and trees", "CC BY 2.0 (danielbuechele, Flickr)",
+        "sklearn:china.jpg",
+        "temple and trees",
+        "CC BY 2.0 (danielbuechele, Flickr)",
         "scikit-learn sample images",
     ),  # fmt: skip
 )
 HELD_OUT_IMAGES: tuple[NaturalImage, ...] = (
     NaturalImage("skimage:chelsea", "tabby cat", "CC0 (Stefan van der Walt)", _SK),
     NaturalImage(
-        "sklearn:flower.jpg", "flower", "CC BY 2.0 (vultilion, Flickr)", "scikit-learn sample images"
+        "sklearn:flower.jpg",
+        "flower",
+        "CC BY 2.0 (vultilion, Flickr)",
+        "scikit-learn sample images",
     ),
     NaturalImage(
-        "matplotlib:grace_hopper.jpg", "Grace Hopper in uniform",
-        "public domain (U.S. Navy photograph)", "matplotlib sample data",
+        "matplotlib:grace_hopper.jpg",
+        "Grace Hopper in uniform",
+        "public domain (U.S. Navy photograph)",
+        "matplotlib sample data",
     ),  # fmt: skip
     NaturalImage("skimage:camera", "photographer with camera (grey)", "CC0 (Lav Varshney)", _SK),
     NaturalImage("skimage:clock", "wall clock, motion blur (grey)", "public domain", _SK),

@@ -57,5 +57,5 @@ def _cutmix(x: torch.Tensor) -> torch.Tensor:
         return x
     y0, x0 = int(torch.randint(h - bh + 1, ())), int(torch.randint(w - bw + 1, ()))
     out = x.clone()
-    out[:, :, y0:y0 + bh, x0:x0 + bw] = x[torch.randperm(n)][:, :, y0:y0 + bh, x0:x0 + bw]
+    out[:, :, y0 : y0 + bh, x0 : x0 + bw] = x[torch.randperm(n)][:, :, y0 : y0 + bh, x0 : x0 + bw]
     return out
