@@ -519,29 +519,45 @@ def get_policy(
     return A.Compose(transforms, seed=seed, mask_interpolation=cv2.INTER_NEAREST)
 
 
-def worker_init_fn(worker_id: int) -> None:
-    """DataLoader ``worker_init_fn`` giving each worker its own augmentation RNG.
+def reseed_dataset(dataset, seed: int) -> bool:
+    """Reseed the augmentation of ``dataset``; True if it had one to reseed.
 
-    Finds the albumentations Compose at ``dataset.transform`` (also through
-    ``Subset``/wrapper ``.dataset`` attributes) and reseeds it with the worker's
-    torch seed, which differs per worker and per epoch and follows the
-    DataLoader's ``generator``.
+    The contract is explicit: a dataset with a ``reseed(seed)`` method (as
+    :class:`~papseg_utils.data.dataset.SegmentationDataset` has) is asked to reseed itself;
+    otherwise its own ``transform`` is reseeded when it is an albumentations pipeline. Wrappers
+    such as ``torch.utils.data.Subset`` are not searched: give the wrapper a ``reseed`` method
+    that forwards to the dataset it wraps.
     """
+    reseed = getattr(dataset, "reseed", None)
+    if callable(reseed):
+        reseed(int(seed))
+        return True
+    transform = getattr(dataset, "transform", None)
+    if hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(int(seed))
+        return True
+    return False
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: each worker its own NumPy, ``random`` and augmentation RNG.
+
+    All three are seeded with the worker's torch seed, which PyTorch derives from the loader's
+    generator and the worker id, so workers differ from each other and from epoch to epoch, yet
+    a seeded run repeats exactly. The dataset is reseeded by :func:`reseed_dataset`.
+    """
+    import random
+
     import torch.utils.data
 
     info = torch.utils.data.get_worker_info()
     if info is None:
         return
-    obj: Any = info.dataset
-    for _ in range(5):
-        transform = getattr(obj, "transform", None)
-        if isinstance(transform, A.BaseCompose):
-            transform.set_random_seed(int(info.seed % 2**32))
-            return
-        obj = getattr(obj, "dataset", None)
-        if obj is None:
-            break
-    logger.debug("worker_init_fn: no albumentations Compose found on the dataset")
+    seed = int(info.seed % 2**32)
+    np.random.seed(seed)  # noqa: NPY002 - libraries still use the global RNG
+    random.seed(seed)
+    if not reseed_dataset(info.dataset, seed):
+        logger.debug("worker_init_fn: the dataset has no reseed() and no albumentations transform")
 
 
 def time_policy(

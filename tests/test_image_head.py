@@ -156,16 +156,13 @@ def test_joint_training_moves_the_image_head(tmp_path):
 
 
 def test_image_loss_is_weighted_cross_entropy():
-    from papseg_utils.train import TrainConfig
-    from papseg_utils.train.engine import _image_loss
+    from papseg_utils.train.trainer import image_loss
 
     logits = torch.tensor([[2.0, 0.0], [0.0, 2.0]])
     labels = torch.tensor([0, 0])
     out = {"logits": torch.zeros(2, 3, 4, 4), "image_logits": logits}
     ce = torch.nn.functional.cross_entropy(logits, labels)
-    assert torch.isclose(
-        _image_loss(out, labels, TrainConfig(image_loss_weight=0.5), "cpu"), 0.5 * ce
-    )
-    assert _image_loss(out, None, TrainConfig(), "cpu") == 0.0  # no labels in the batch
-    assert _image_loss(out["logits"], labels, TrainConfig(), "cpu") == 0.0  # no head
-    assert _image_loss(out, labels, TrainConfig(image_loss_weight=0.0), "cpu") == 0.0
+    assert torch.isclose(image_loss(out, labels, 0.5, "cpu"), 0.5 * ce)
+    assert image_loss(out, None, 0.5, "cpu") == 0.0  # no labels in the batch
+    assert image_loss(out["logits"], labels, 0.5, "cpu") == 0.0  # no head
+    assert image_loss(out, labels, 0.0, "cpu") == 0.0

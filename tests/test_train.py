@@ -9,13 +9,11 @@ from torch.utils.data import Dataset
 
 from papseg_utils.device import dataloader_kwargs, resolve_device, resolve_precision
 from papseg_utils.labels import IGNORE_INDEX, get_scheme
+from papseg_utils.metrics import confusion_matrix, dice_from_confusion, iou_from_confusion
 from papseg_utils.train import (
     NonFiniteLossError,
     TrainConfig,
-    confusion_matrix,
-    dice_from_confusion,
     fit,
-    iou_from_confusion,
     lr_factor,
     param_groups,
 )

@@ -87,6 +87,15 @@ class SegmentationDataset(Dataset):
             self._cache[index] = out
         return out
 
+    def reseed(self, seed: int) -> None:
+        """Reseed the augmentation (an albumentations pipeline's own RNG); no-op without one.
+
+        Called by the training loop at every epoch and by DataLoader workers
+        (:func:`papseg_utils.augment.worker_init_fn`).
+        """
+        if hasattr(self.transform, "set_random_seed"):
+            self.transform.set_random_seed(int(seed))
+
     def geometry(self, index: int):
         """The letterbox :class:`~papseg_utils.data.resize.Geometry` of item ``index`` (or None)."""
         return self.prepared(index)[2]

@@ -10,7 +10,13 @@ See :mod:`papseg_utils.metrics.evaluate` for the empty-class policy and
 :mod:`papseg_utils.metrics.surface` for the exact HD95 definition (medpy's).
 """
 
-from papseg_utils.metrics.confusion import class_counts, confusion_matrix, per_image_counts
+from papseg_utils.metrics.confusion import (
+    class_counts,
+    confusion_matrix,
+    dice_from_confusion,
+    iou_from_confusion,
+    per_image_counts,
+)
 from papseg_utils.metrics.evaluate import (
     ALL_METRICS,
     EMPTY_POLICIES,
@@ -42,11 +48,13 @@ __all__ = [
     "boundary_f1",
     "class_counts",
     "confusion_matrix",
+    "dice_from_confusion",
     "dice_score",
     "evaluate",
     "hausdorff",
     "hd95",
     "holm",
+    "iou_from_confusion",
     "iou_score",
     "normalised_surface_dice",
     "overlap_from_counts",

@@ -13,6 +13,29 @@ import numpy as np
 from papseg_utils.labels import IGNORE_INDEX
 
 
+def _is_torch(x) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def _confusion_torch(preds, masks, num_classes: int, ignore_index: int):
+    """:func:`confusion_matrix` for torch tensors, on their device (no copy to the CPU)."""
+    import torch
+
+    if preds.shape != masks.shape:
+        raise ValueError(
+            f"preds {tuple(preds.shape)} and masks {tuple(masks.shape)} differ in shape"
+        )
+    keep = masks != ignore_index
+    t, p = masks[keep].long(), preds[keep].long()
+    cm = torch.bincount(t * num_classes + p, minlength=num_classes * num_classes)
+    if cm.numel() != num_classes * num_classes:
+        raise ValueError(
+            f"preds or masks hold class ids outside 0..{num_classes - 1}; check num_classes / the "
+            "label scheme"
+        )
+    return cm.reshape(num_classes, num_classes)
+
+
 def _check_pair(preds: np.ndarray, masks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     preds = np.asarray(preds)
     masks = np.asarray(masks)
@@ -42,8 +65,11 @@ def confusion_matrix(
     -------
     (num_classes, num_classes) int64
         ``cm[t, p]`` = number of pixels with truth ``t`` predicted as ``p``
-        (rows are the truth).
+        (rows are the truth). NumPy in, NumPy out; torch tensors in, an int64 tensor on their
+        device out (what the training loop accumulates without leaving the GPU).
     """
+    if _is_torch(preds) and _is_torch(masks):
+        return _confusion_torch(preds, masks, num_classes, ignore_index)
     preds, masks = _check_pair(preds, masks)
     keep = masks != ignore_index
     t = masks[keep].astype(np.int64)
@@ -99,3 +125,31 @@ def per_image_counts(
         if len(preds)
         else np.zeros((0, num_classes, num_classes), np.int64)
     )
+
+
+def _as_numpy_counts(cm) -> np.ndarray:
+    if _is_torch(cm):
+        cm = cm.detach().cpu().numpy()
+    return np.asarray(cm, dtype=np.float64)
+
+
+def dice_from_confusion(cm) -> np.ndarray:
+    """Per-class Dice ``2TP / (2TP + FP + FN)`` of a (C, C) confusion matrix (NumPy or torch).
+
+    Returns (C,) float64; NaN for a class absent from both truth and prediction.
+    """
+    from papseg_utils.metrics.overlap import overlap_from_counts
+
+    return overlap_from_counts(**_tp_fp_fn(_as_numpy_counts(cm)))["dice"]
+
+
+def iou_from_confusion(cm) -> np.ndarray:
+    """Per-class IoU ``TP / (TP + FP + FN)`` of a (C, C) confusion matrix; (C,) float64, NaN if absent."""
+    from papseg_utils.metrics.overlap import overlap_from_counts
+
+    return overlap_from_counts(**_tp_fp_fn(_as_numpy_counts(cm)))["iou"]
+
+
+def _tp_fp_fn(cm: np.ndarray) -> dict[str, np.ndarray]:
+    counts = class_counts(cm)
+    return {"tp": counts["tp"], "fp": counts["fp"], "fn": counts["fn"]}

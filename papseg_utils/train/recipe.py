@@ -121,6 +121,7 @@ def prepare_run(
         Pretrained weights are not cached and cannot be downloaded.
     """
     torch.manual_seed(seed)
+    dataset_name = dataset
     label_scheme = dataset_scheme(dataset, data_dir or None, scheme)  # a folder: its classes.yaml
     out = Path(output_dir)
     main = _is_main_process()
@@ -189,6 +190,16 @@ def prepare_run(
         )
 
     train_ds = dataset(train_names, get_policy(augmentation, image_size=image_size, seed=seed))
+    train_ds.record = {  # saved in every checkpoint's config.json: what it was trained on
+        "data": {
+            "dataset": dataset_name, "scheme": label_scheme.name, "image_size": image_size,
+            "num_train_images": num_train_images if dataset_name == "synthetic" else None,
+            "val_fraction": val_fraction, "test_fraction": test_fraction,
+            "split_seed": split_seed, "data_fraction": data_fraction, "seed": seed,
+            "cv_folds": cv_folds, "fold": fold, "augmentation": augmentation,
+            "image_head": image_head, "train_images": len(train_names),
+        }
+    }  # fmt: skip
     val_ds = dataset(split["val"])
     return model, train_ds, val_ds, label_scheme, split
 
