@@ -120,88 +120,72 @@ def prepare_run(
     papseg_utils.models.errors.WeightsUnavailableError
         Pretrained weights are not cached and cannot be downloaded.
     """
+    p = dict(locals())  # the parameters, recorded in every checkpoint (config.json "data")
     torch.manual_seed(seed)
-    dataset_name = dataset
     label_scheme = dataset_scheme(dataset, data_dir or None, scheme)  # a folder: its classes.yaml
-    out = Path(output_dir)
-    main = _is_main_process()
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-
-    if dataset == "synthetic":
-        samples = generate_samples(
-            num_train_images,
-            seed=seed,
-            config=SyntheticConfig(image_size=image_size),
-            scheme=scheme,
-        )
-    else:
-        samples = load_dataset(
-            dataset, root=data_dir or None, scheme=label_scheme if dataset == "folder" else scheme
-        )
+    samples = _load_samples(p, label_scheme)
     split = _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold)
     by_name = {s.name: s for s in samples}
     train_names = split["train"]
     if data_fraction < 1:
-        train_names = fraction_subset(
-            train_names, [by_name[n].group for n in train_names], data_fraction, seed=split_seed
-        )
-    if main:
+        groups = [by_name[n].group for n in train_names]
+        train_names = fraction_subset(train_names, groups, data_fraction, seed=split_seed)
+    if _is_main_process():
+        Path(output_dir).mkdir(parents=True, exist_ok=True)
         cv = {"cv_folds": cv_folds, "fold": fold} if cv_folds else {}
-        save_split(
-            split,
-            out / "split.json",
-            seed=split_seed,
-            groups={s.name: s.group for s in samples},
-            **cv,
-        )
-    log.info(
-        "%d images: %d for training, %d for validation, %d held out for the test",
-        len(samples),
-        len(train_names),
-        len(split["val"]),
-        len(split["test"]),
-    )
+        groups = {s.name: s.group for s in samples}
+        save_split(split, Path(output_dir) / "split.json", seed=split_seed, groups=groups, **cv)
+    log.info("%d images: %d for training, %d for validation, %d held out for the test",
+             len(samples), len(train_names), len(split["val"]), len(split["test"]))  # fmt: skip
 
     labels, label_names = image_labels(samples, image_head)
     label_of = dict(zip([s.name for s in samples], labels or [], strict=False))
-    model_kwargs = {"image_size": image_size} if architecture == "unetr" else {}
-    if label_names:
-        model_kwargs["image_classes"] = len(label_names)
-    model = build_model(
-        architecture,
-        num_classes=label_scheme.num_classes,
-        pretrained=pretrained,
-        encoder=None if encoder == "default" else encoder,
-        **model_kwargs,
-    )
+    model = _build(p, label_scheme, label_names)
     spec = model.papseg_spec
 
-    model.papseg_image_labels = label_names  # recorded in checkpoints (config.json)
-
-    def dataset(names, transform=None):
+    def subset(names, transform=None):
         return SegmentationDataset(
-            [by_name[n] for n in names],
-            transform=transform,
-            image_size=image_size,
-            mean=spec.mean,
-            std=spec.std,
+            [by_name[n] for n in names], transform=transform, image_size=image_size,
+            mean=spec.mean, std=spec.std,
             labels=[label_of[n] for n in names] if label_names else None,
-        )
+        )  # fmt: skip
 
-    train_ds = dataset(train_names, get_policy(augmentation, image_size=image_size, seed=seed))
-    train_ds.record = {  # saved in every checkpoint's config.json: what it was trained on
-        "data": {
-            "dataset": dataset_name, "scheme": label_scheme.name, "image_size": image_size,
-            "num_train_images": num_train_images if dataset_name == "synthetic" else None,
-            "val_fraction": val_fraction, "test_fraction": test_fraction,
-            "split_seed": split_seed, "data_fraction": data_fraction, "seed": seed,
-            "cv_folds": cv_folds, "fold": fold, "augmentation": augmentation,
-            "image_head": image_head, "train_images": len(train_names),
-        }
-    }  # fmt: skip
-    val_ds = dataset(split["val"])
-    return model, train_ds, val_ds, label_scheme, split
+    train_ds = subset(train_names, get_policy(augmentation, image_size=image_size, seed=seed))
+    record = {k: p[k] for k in DATA_PARAMETERS}
+    if dataset != "synthetic":
+        record["num_train_images"] = None  # not used
+    train_ds.record = {"data": {**record, "scheme": label_scheme.name,
+                                "train_images": len(train_names)}}  # fmt: skip
+    return model, train_ds, subset(split["val"]), label_scheme, split
+
+
+# what a checkpoint records of the data it was trained on (config.json "data")
+DATA_PARAMETERS = ("dataset", "image_size", "num_train_images", "val_fraction", "test_fraction",
+                   "split_seed", "data_fraction", "seed", "cv_folds", "fold", "augmentation",
+                   "image_head")  # fmt: skip
+
+
+def _load_samples(p: dict, label_scheme: LabelScheme) -> list:
+    """Synthetic fields, or the samples of a registered dataset / user folder."""
+    if p["dataset"] == "synthetic":
+        config = SyntheticConfig(image_size=p["image_size"])
+        return generate_samples(p["num_train_images"], seed=p["seed"], config=config,
+                                scheme=p["scheme"])  # fmt: skip
+    scheme = label_scheme if p["dataset"] == "folder" else p["scheme"]
+    return load_dataset(p["dataset"], root=p["data_dir"] or None, scheme=scheme)
+
+
+def _build(p: dict, label_scheme: LabelScheme, label_names) -> nn.Module:
+    """The model of the run (UNETR gets the image size; an image head when labels exist)."""
+    kwargs = {"image_size": p["image_size"]} if p["architecture"] == "unetr" else {}
+    if label_names:
+        kwargs["image_classes"] = len(label_names)
+    model = build_model(p["architecture"], num_classes=label_scheme.num_classes,
+                        pretrained=p["pretrained"],
+                        encoder=None if p["encoder"] == "default" else p["encoder"],
+                        **kwargs)  # fmt: skip
+    model.papseg_image_labels = label_names  # recorded in checkpoints (config.json)
+    return model
 
 
 def _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold) -> dict:
