@@ -596,6 +596,7 @@ def _fit(
                 extra={
                     **_norm_extra(train_ds),
                     "image_labels": getattr(base, "papseg_image_labels", None) or None,
+                    "data": getattr(base, "papseg_data", None),
                 },
             )
             if cfg.save_last:

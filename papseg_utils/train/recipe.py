@@ -39,6 +39,28 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def data_record(
+    dataset: str, scheme: str, image_size: int, num_train_images: int, seed: int
+) -> dict:
+    """What a checkpoint records of its data (``config.json``, key ``data``).
+
+    ``{"dataset", "scheme", "image_size", "num_images", "seed"}``;
+    ``num_images`` and ``seed`` (the generator's) only for ``"synthetic"``,
+    else None. The data folder is left out: it is a path on one machine.
+
+    >>> data_record("synthetic", "paper", 128, 48, 0)["num_images"]
+    48
+    """
+    synthetic = dataset == "synthetic"
+    return {
+        "dataset": dataset,
+        "scheme": scheme,
+        "image_size": int(image_size),
+        "num_images": int(num_train_images) if synthetic else None,
+        "seed": int(seed) if synthetic else None,
+    }
+
+
 def prepare_run(
     architecture: str = "unet",
     encoder: str = "tf_efficientnet_lite0",
@@ -87,6 +109,11 @@ def prepare_run(
     Image head: ``image_head`` = ``"health"`` or ``"diagnosis"`` builds the
     model with an image-level head (``image_classes``) and gives every item a
     ``"label"`` (:mod:`papseg_utils.data.image_labels`).
+
+    Data record: ``model.papseg_data`` (see :func:`data_record`) names the
+    images the run was made from; ``fit`` writes it to the checkpoint's
+    ``config.json`` under ``data``, so the evaluation chapter and the
+    ``evaluate`` command regenerate the same synthetic fields.
 
     Parameters are those of the chapter's parameters cell, with its defaults.
 
@@ -177,6 +204,7 @@ def prepare_run(
     spec = model.papseg_spec
 
     model.papseg_image_labels = label_names  # recorded in checkpoints (config.json)
+    model.papseg_data = data_record(dataset, label_scheme.name, image_size, num_train_images, seed)
 
     def dataset(names, transform=None):
         return SegmentationDataset(
