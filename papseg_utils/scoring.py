@@ -183,7 +183,9 @@ def run_data(
             args.get("image_size"),
             member.config.get("image_size"),
         ),
-        "seed": pick(seed, record.get("seed"), args.get("seed"), train_config.get("seed")) or 0,
+        "seed": seed
+        if seed is not None
+        else pick(None, record.get("seed"), args.get("seed"), train_config.get("seed")) or 0,
     }
     if out["dataset"] == "synthetic":
         missing = [k for k in ("num_images", "image_size") if not out[k]]

@@ -74,6 +74,7 @@ def test_07_regenerates_the_images_06_trained_on(tiny_run):
     assert all(np.array_equal(a.image, b.image) for a, b in zip(samples, drawn, strict=True))
     assert set(member.split["test"]) <= {s.name for s in samples}
     assert run_data(member, num_images=4, image_size=32)["num_images"] == 4  # explicit wins
+    assert run_data(member, seed=0)["seed"] == 0
 
 
 def test_a_checkpoint_without_a_data_record_is_refused_for_synthetic_data(tiny_checkpoint):
