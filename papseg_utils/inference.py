@@ -5,7 +5,8 @@
   test-time augmentation (flips, or all 8 flips/rotations).
 * :func:`predict_logits` - a batch of normalised images -> logits, in batches.
 * :func:`tta_probabilities` / :func:`uncertainty_maps` - per-transform
-  probabilities, softmax entropy and the TTA variance.
+  probabilities, softmax entropy and the TTA variance; :func:`boundary_share`
+  - how much of that uncertainty lies on the true class boundaries.
 * :func:`image_probabilities` - the image-level class probabilities of a model
   with an image head (:mod:`papseg_utils.models.heads`).
 
@@ -326,6 +327,37 @@ def uncertainty_maps(
         "probs": probs,
         "entropy": entropy(probs),
         "variance": stack.var(0).mean(0).astype(np.float32),
+    }
+
+
+def boundary_share(
+    uncertainty: np.ndarray, mask: np.ndarray, width: int = 2, ignore_index: int = 255
+) -> dict[str, float]:
+    """How much of an uncertainty map lies on the true class boundaries.
+
+    The band is every pixel within ``width`` px (a square neighbourhood) of a
+    pixel of another class in ``mask`` (H, W); ``ignore_index`` pixels count
+    nowhere. Returns ``band_pixels``, the share of the pixels in the band, and
+    ``band_uncertainty``, the share of the summed ``uncertainty`` (H, W, e.g.
+    the entropy of :func:`uncertainty_maps`) that falls in it. A map that is
+    dark except along outlines has ``band_uncertainty`` far above
+    ``band_pixels``; one that is unsure everywhere has them about equal.
+    """
+    from scipy import ndimage
+
+    mask = np.asarray(mask)
+    u = np.asarray(uncertainty, dtype=np.float64)
+    if u.shape != mask.shape:
+        raise ValueError(f"boundary_share: uncertainty {u.shape} and mask {mask.shape} differ")
+    size = 2 * int(width) + 1
+    valid = mask != ignore_index
+    labels = np.where(valid, mask, mask[valid].min() if valid.any() else 0)
+    band = ndimage.maximum_filter(labels, size) != ndimage.minimum_filter(labels, size)
+    band &= valid
+    total = u[valid].sum()
+    return {
+        "band_pixels": float(band.sum() / max(valid.sum(), 1)),
+        "band_uncertainty": float(u[band].sum() / total) if total > 0 else float("nan"),
     }
 
 

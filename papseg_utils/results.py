@@ -161,6 +161,58 @@ def _fmt(value: float, low: float, high: float, metric: str) -> str:
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def compact_board(
+    results: pd.DataFrame,
+    metrics: Sequence[str] = ("dice",),
+    digits: int = 3,
+    **where,
+) -> pd.DataFrame:
+    """Per-image means, one row per run, one column per (metric, class): a table that fits a page.
+
+    The row label is :func:`label` plus only the keys that vary among the runs
+    (:func:`varying`), so constant settings are not repeated on every row.
+    Values are rounded to ``digits``; rows are sorted by the mean foreground
+    Dice (the order of :func:`leaderboard`). Intervals are left to the figures
+    (:func:`plot_leaderboard`) and the paired tests.
+    """
+    sub = select(results, aggregation="image-mean", **where)
+    sub = sub[sub["metric"].isin(metrics)]
+    if sub.empty:
+        return pd.DataFrame()
+    runs = sub.drop_duplicates("run_id").set_index("run_id")
+    extra = varying(runs.reset_index())
+    names = {r: label(row, extra) for r, row in runs.iterrows()}
+    table = sub.pivot_table(index="run_id", columns=["metric", "class"], values="value")
+    table = table.reindex(columns=[m for m in metrics if m in table.columns.levels[0]], level=0)
+    dice = select(results, aggregation="image-mean", metric="dice", **where)
+    order = dice.groupby("run_id")["value"].mean().reindex(table.index)
+    table = table.loc[order.sort_values(ascending=False).index]
+    table.index = pd.Index([names[r] for r in table.index], name="run")
+    table.columns.names = [None, None]
+    return table.round(digits)
+
+
+def run_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of a study, one short row each: what varies, the status if any failed, minutes.
+
+    Columns: ``run`` (:func:`label`), then those of ``scheme``,
+    ``augmentation``, ``data %``, ``epochs`` and ``seed`` that take more than
+    one value, ``status`` and ``error`` only when some run is not done, and
+    ``minutes`` of wall time.
+    """
+    t = runs.rename(columns=lambda c: c.removeprefix("param."))
+    out = pd.DataFrame({"run": [label(r) for r in t.to_dict("records")]}, index=t.index)
+    wanted = {"scheme": "scheme", "augmentation": "augmentation", "data_fraction": "data %",
+              "num_epochs": "epochs", "seed": "seed"}  # fmt: skip
+    for key, name in wanted.items():
+        if key in t and t[key].nunique() > 1:
+            out[name] = (100 * t[key]).map("{:g}".format) if key == "data_fraction" else t[key]
+    if "status" in t and (t["status"] != "done").any():
+        out["status"], out["error"] = t["status"], t.get("error", "")
+    out["minutes"] = (t["wall_s"] / 60).round(1)
+    return out.reset_index(drop=True)
+
+
 def seed_summary(results: pd.DataFrame, by: Sequence[str], metric: str, cls: str) -> pd.DataFrame:
     """Mean over seeds of the per-run image-means, with the min and max over seeds.
 
@@ -423,6 +475,23 @@ def plot_region_vs_boundary(
     return fig
 
 
+def metric_correlation(
+    results: pd.DataFrame, a: str = "dice", b: str = "hd95", **where
+) -> pd.DataFrame:
+    """Pearson correlation of two metrics over runs, per class (per-image means).
+
+    One point per run and class, as in :func:`plot_region_vs_boundary`.
+    Returns columns ``class``, ``r`` and ``runs``.
+    """
+    sub = select(results, aggregation="image-mean", metric=[a, b], **where)
+    wide = sub.pivot_table(index=["class", "run_id"], columns="metric", values="value")
+    rows = [
+        {"class": cls, "r": float(g[a].corr(g[b])), "runs": len(g)}
+        for cls, g in wide.groupby(level="class")
+    ]
+    return pd.DataFrame(rows, columns=["class", "r", "runs"])
+
+
 def best_run(results: pd.DataFrame, metric: str = "dice", **where) -> pd.Series:
     """The run with the highest mean foreground ``metric`` (per-image means) among ``where``."""
     sub = select(results, aggregation="image-mean", metric=metric, **where)
@@ -506,6 +575,100 @@ def format_tests(tests: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
         elif out[col].dtype.kind == "f":
             out[col] = out[col].round(digits)
     return out
+
+
+def plot_forest(
+    tests: pd.DataFrame,
+    diff: str = "median_diff",
+    low: str = "diff_ci_low",
+    high: str = "diff_ci_high",
+    p: str = "p_holm",
+    label_col: str = "comparison",
+    panels: Sequence[str] = ("class", "metric"),
+    ncols: int = 2,
+    title: str | None = None,
+    distance_unit: str = "µm",
+):
+    """Forest plot of paired tests: one panel per ``panels`` value, one row per comparison.
+
+    Each row is the difference B - A (``diff``) with its 95 % interval
+    (``low``, ``high``) and, at the right of the panel, the p-value ``p``.
+    Filled markers: ``p < 0.05``. The dotted line is "no difference"; the
+    panel title says which side favours B (above 0 for Dice-like metrics,
+    below 0 for distances, in ``distance_unit``: µm in the study tables, px
+    in the ``evaluate`` command's without a pixel size). Takes the tables of
+    :func:`paired_comparisons` and :func:`paired_gains`; returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    keys = list(tests[list(panels)].drop_duplicates().itertuples(index=False, name=None))
+    rows = list(dict.fromkeys(tests[label_col]))
+    nrows = -(-len(keys) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(7.2, nrows * (0.32 * len(rows) + 0.9) + 0.5),
+        sharey=True, squeeze=False,
+    )  # fmt: skip
+    y = {name: i for i, name in enumerate(rows)}
+    for ax, key in zip(axes.flat, keys, strict=False):
+        t = tests[(tests[list(panels)] == pd.Series(key, index=list(panels))).all(axis=1)]
+        metric = t["metric"].iloc[0] if "metric" in t else ""
+        for rec in t.to_dict("records"):
+            sig = rec[p] < 0.05
+            yy = y[rec[label_col]]
+            ax.errorbar(rec[diff], yy, xerr=[[rec[diff] - rec[low]], [rec[high] - rec[diff]]],
+                        fmt="o", color="#0072B2", mfc="#0072B2" if sig else "white", capsize=2)  # fmt: skip
+            ax.text(0.99, yy, f"p {rec[p]:.2g}", transform=ax.get_yaxis_transform(),
+                    ha="right", va="center", fontsize=7)  # fmt: skip
+        lo, hi = min(t[low].min(), 0.0), max(t[high].max(), 0.0)
+        span = (hi - lo) or 1.0
+        ax.set_xlim(lo - 0.05 * span, hi + 0.6 * span)  # room for the p-values
+        ax.axvline(0, color="0.4", ls=":", lw=1)
+        side = "> 0" if metric in HIGHER_IS_BETTER else "< 0"
+        unit = "" if metric in HIGHER_IS_BETTER or not metric else f" ({distance_unit})"
+        name = " ".join(str(k) for k in key if k != metric)
+        ax.set_title(f"{name} {_name(metric)}{unit}: B better {side}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    stat = "median" if "median" in diff else "mean"
+    for ax in axes[-1]:
+        ax.set_xlabel(f"{stat} difference B - A", fontsize=8)
+    axes[0, 0].set_yticks(range(len(rows)), rows)
+    axes[0, 0].invert_yaxis()
+    fig.suptitle(title or f"B - A with 95 % interval; filled: {p} < 0.05", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def scoring_means(
+    summaries: dict[str, pd.DataFrame],
+    rows: Sequence[tuple[str, str, str, str]] = (
+        ("herlev3", "nucleus", "dice", "mean"),
+        ("herlev3", "cytoplasm", "dice", "mean"),
+        ("herlev3", "macro", "iou", "mean"),
+        ("herlev3", "nucleus", "hd95", "median"),
+        ("paper_cells", "healthy", "dice", "mean"),
+        ("paper_cells", "unhealthy", "dice", "mean"),
+    ),  # fmt: skip
+    digits: int = 3,
+) -> pd.DataFrame:
+    """Scorings side by side as numbers: one column per scoring, one row per target.
+
+    ``summaries`` maps a column name to an evaluate ``summary.csv``; ``rows``
+    are ``(taxonomy, class, metric, statistic)``. NaN where a scoring lacks
+    the row (e.g. no image head: no healthy/unhealthy cells). Intervals are
+    left out to keep the table narrow; :func:`scoring_table` has them.
+    """
+    index = [f"{cls} {_name(metric)} ({stat})" for _, cls, metric, stat in rows]
+    out = {}
+    for name, summ in summaries.items():
+        s = summ.set_index(["scheme", "class", "metric"])
+        out[name] = [
+            float(s.loc[(t, c, m), stat]) if (t, c, m) in s.index else np.nan
+            for t, c, m, stat in rows
+        ]
+    return pd.DataFrame(out, index=pd.Index(index, name="target")).round(digits)
 
 
 # --------------------------------------------------------------------------- evaluate folders

@@ -141,6 +141,78 @@ def _checkpoint_folder(path: Path) -> Path:
         ) from None
 
 
+def run_data(
+    member: Member,
+    dataset: str = "",
+    scheme: str = "",
+    num_images: int = 0,
+    image_size: int = 0,
+    seed: int | None = None,
+) -> dict:
+    """The data a checkpoint was trained on, to score it on the same images.
+
+    Each value is the argument when given (non-empty, non-zero, not None),
+    else the checkpoint's record: ``config.json``'s ``data`` (written by
+    :func:`papseg_utils.train.fit` after
+    :func:`~papseg_utils.train.recipe.prepare_run`), then the run's
+    ``train_args.json`` (the ``train`` command), then ``config.json``'s
+    ``image_size`` and ``train_config.seed``.
+
+    Returns ``{"dataset", "scheme", "num_images", "image_size", "seed"}``;
+    ``scheme`` falls back to the checkpoint's label scheme, ``dataset`` to
+    ``"synthetic"``. For synthetic data a missing ``num_images`` or
+    ``image_size`` raises :class:`ScoringError` (the same names and sizes
+    drawn differently would be scored as if they were the run's test images).
+    """
+    record = dict(member.config.get("data") or {})
+    args = member.train_args
+    train_config = member.config.get("train_config") or {}
+
+    def pick(given, *recorded):
+        if given not in ("", 0, None):
+            return given
+        return next((v for v in recorded if v not in ("", None)), None)
+
+    out = {
+        "dataset": pick(dataset, record.get("dataset"), args.get("dataset")) or "synthetic",
+        "scheme": pick(scheme, record.get("scheme"), member.scheme.name),
+        "num_images": pick(num_images, record.get("num_images"), args.get("num_train_images")),
+        "image_size": pick(
+            image_size,
+            record.get("image_size"),
+            args.get("image_size"),
+            member.config.get("image_size"),
+        ),
+        "seed": seed
+        if seed is not None
+        else pick(None, record.get("seed"), args.get("seed"), train_config.get("seed")) or 0,
+    }
+    if out["dataset"] == "synthetic":
+        missing = [k for k in ("num_images", "image_size") if not out[k]]
+        if missing:
+            raise ScoringError(
+                f"{member.path}: the checkpoint does not record the synthetic data's "
+                f"{' and '.join(missing)}; give the values of the fine-tuning run"
+            )
+    return out
+
+
+def load_run_samples(member: Member, data_dir: str = "", **overrides) -> tuple[list, dict]:
+    """The samples :func:`run_data` describes, and that description.
+
+    ``data_dir`` is the folder of a dataset on disk (empty: its environment
+    variable, else its default location); ``overrides`` go to :func:`run_data`.
+    """
+    from papseg_utils.data import load_dataset
+
+    data = run_data(member, **overrides)
+    kw = {}
+    if data["dataset"] == "synthetic":
+        kw = {"n": data["num_images"], "seed": data["seed"], "image_size": data["image_size"]}
+    samples = load_dataset(data["dataset"], root=data_dir or None, scheme=data["scheme"], **kw)
+    return samples, data
+
+
 def assign_images(
     members: Sequence[Member], names: Sequence[str], split: str = "test"
 ) -> dict[str, list[int]]:
@@ -545,9 +617,8 @@ def _load_samples(args, members: Sequence[Member], scheme: str):
     if args.dataset == "herlev":
         kw["gray"] = args.gray
     if args.dataset == "synthetic":  # regenerate the images the run trained and tested on
-        ta = members[0].train_args
-        kw = {"n": int(ta.get("num_train_images", 24)), "seed": int(ta.get("seed", 0)),
-              "image_size": int(ta.get("image_size", 256))}  # fmt: skip
+        d = run_data(members[0], dataset="synthetic")
+        kw = {"n": d["num_images"], "seed": d["seed"], "image_size": d["image_size"]}
     return load_dataset(args.dataset, root=args.data_dir or None, scheme=scheme, **kw)
 
 

@@ -7,7 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from papseg_utils.inference import entropy, predict_proba, tta_probabilities, uncertainty_maps
+from papseg_utils.inference import (
+    boundary_share,
+    entropy,
+    predict_proba,
+    tta_probabilities,
+    uncertainty_maps,
+)
 
 
 def tiny_cnn(seed: int = 0, num_classes: int = 3) -> nn.Module:
@@ -90,6 +96,22 @@ def test_uncertainty_maps_and_entropy():
     u = uncertainty_maps(tiny_cnn(), image(32, 64), tta="flips", device="cpu")
     assert u["entropy"].shape == u["variance"].shape == (32, 64)
     assert (u["variance"] >= 0).all() and (u["entropy"] <= np.log(3) + 1e-6).all()
+
+
+def test_boundary_share_of_a_map_bright_only_on_outlines():
+    mask = np.zeros((20, 20), dtype=np.int64)
+    mask[5:15, 5:15] = 1
+    mask[0, :] = 255  # ignored: counts nowhere
+    outline = np.zeros((20, 20))
+    outline[5, 5:15] = outline[14, 5:15] = outline[5:15, 5] = outline[5:15, 14] = 1.0
+    outline[0, :] = 100.0  # on ignored pixels
+    share = boundary_share(outline, mask, width=1)
+    assert share["band_uncertainty"] == pytest.approx(1.0)
+    assert share["band_pixels"] == pytest.approx((12 * 12 - 8 * 8) / (19 * 20))
+    flat = boundary_share(np.ones((20, 20)), mask, width=1)
+    assert flat["band_uncertainty"] == pytest.approx(flat["band_pixels"])
+    with pytest.raises(ValueError, match="differ"):
+        boundary_share(np.ones((4, 4)), mask)
 
 
 def test_bad_inputs():

@@ -115,3 +115,44 @@ def test_plots_draw(tables):
     assert fig.axes[0].get_title().startswith("herlev3")
     fig = R.plot_region_vs_boundary(tables.results)
     assert "HD95" in fig.axes[0].get_ylabel() and "µm" in fig.axes[0].get_ylabel()
+
+
+def test_compact_board_keeps_what_varies_and_rounds(tables):
+    board = R.compact_board(tables.results, metrics=("dice", "hd95"))
+    assert board.index[0].startswith("unet (lite0, ImageNet), seed")  # sorted by foreground Dice
+    assert board.index[-1] == "segformer (mit_b0, scratch), seed 0"
+    assert "aug" not in board.index[0]  # one policy for all: not repeated
+    assert list(board.columns.get_level_values(0).unique()) == ["dice", "hd95"]
+    assert (board.round(3) == board).all().all()
+
+
+def test_run_table_shows_only_what_varies(tables):
+    table = R.run_table(tables.runs)
+    assert list(table.columns) == ["run", "seed", "minutes"]  # scheme, policy, data are constant
+    failed = tables.runs.assign(status=["done"] * 4 + ["failed"], error=[""] * 4 + ["OOM"])
+    assert {"status", "error"} <= set(R.run_table(failed).columns)
+
+
+def test_forest_plot_shows_intervals_and_p_values(tables):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    tests = R.paired_comparisons(
+        tables,
+        [("scratch", {"pretrained": "imagenet", "architecture": "unet"}, {"pretrained": "none"})],
+        metrics=("dice", "hd95"),
+    )
+    fig = R.plot_forest(tests)
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 4  # 2 classes x 2 metrics
+    texts = [t.get_text() for ax in shown for t in ax.texts]
+    assert all(t.startswith("p ") for t in texts) and len(texts) == 4
+    titles = [ax.get_title() for ax in shown]
+    assert any("HD95 (µm): B better < 0" in t for t in titles)
+    assert any("Dice: B better > 0" in t for t in titles)
+
+
+def test_metric_correlation_per_class(tables):
+    r = R.metric_correlation(tables.results, "dice", "hd95").set_index("class")
+    assert r.loc["nucleus", "runs"] == 5
+    assert r.loc["nucleus", "r"] < -0.9  # hd95 = 10 (1 - dice) per image

@@ -78,3 +78,15 @@ def test_by_group_averages_per_diagnostic_class():
     t = R.by_group(_per_image(0.0))
     assert list(t.index) == ["carcinoma_in_situ", "normal_columnar"]
     assert (t["images"] == 15).all() and {"nucleus", "cytoplasm"} <= set(t.columns)
+
+
+def test_scoring_means_is_a_narrow_table_of_numbers():
+    table = R.scoring_means(
+        {"A": _summary(0.9, 2.0), "B": _summary(0.95, 1.0)},
+        rows=[("herlev3", "nucleus", "dice", "mean"), ("herlev3", "nucleus", "hd95", "median"),
+              ("herlev3", "cytoplasm", "dice", "mean")],
+    )  # fmt: skip
+    assert list(table.columns) == ["A", "B"]
+    assert table.loc["nucleus Dice (mean)", "B"] == 0.95
+    assert table.loc["nucleus HD95 (median)", "A"] == 2.0
+    assert np.isnan(table.loc["cytoplasm Dice (mean)", "A"])

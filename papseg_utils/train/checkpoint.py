@@ -6,7 +6,9 @@ A checkpoint is a folder::
     config.json         what is needed to rebuild and use the model: architecture,
                         encoder, num_classes, label scheme, normalisation mean/std,
                         image_size, model kwargs, pre-training source and hash,
-                        epoch, validation metrics, training config, versions
+                        epoch, validation metrics, training config, versions,
+                        and the data it was trained on (``data``, from
+                        :func:`papseg_utils.train.recipe.data_record`)
     trainer_state.pt    optimiser, scheduler, GradScaler, RNG states, epoch, step,
                         history and early-stopping state: only tensors and plain
                         Python values, loaded with ``torch.load(weights_only=True)``

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -72,13 +73,42 @@ def plot_history(
     return fig
 
 
+def per_class_dice(
+    pred: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor, scheme: str | LabelScheme
+) -> dict[str, float]:
+    """Dice of each foreground class on one image, ``{class name: Dice}``.
+
+    ``pred`` and ``mask`` are (H, W) integer labels (``IGNORE_INDEX`` pixels
+    of the mask are left out). NaN: the class is in neither mask, so it has no
+    score. The mean of the other values is the mean foreground Dice of the
+    training engine; a rare class with a few pixels can score 0 on its own.
+    """
+    from papseg_utils.metrics import confusion_matrix, dice_from_confusion
+
+    scheme = get_scheme(scheme)
+    cm = confusion_matrix(np.asarray(pred), np.asarray(mask), scheme.num_classes)
+    dice = dice_from_confusion(cm)
+    return {scheme.classes[c]: float(dice[c]) for c in range(1, scheme.num_classes)}
+
+
+def _dice_text(dice: float | Mapping[str, float]) -> str:
+    """``Dice 0.93`` for a number; two classes a line, then the mean, for a mapping."""
+    if not isinstance(dice, Mapping):
+        return f"Dice {dice:.2f}"
+    parts = [f"{c} {'–' if np.isnan(v) else f'{v:.2f}'}" for c, v in dice.items()]
+    lines = ["  ".join(parts[i : i + 2]) for i in range(0, len(parts), 2)]
+    scored = [v for v in dice.values() if not np.isnan(v)]
+    mean = f"{np.mean(scored):.2f}" if scored else "–"
+    return "\n".join([*lines, f"mean of the scored classes {mean}"])
+
+
 def plot_predictions(
     images: Sequence[np.ndarray],
     masks: Sequence[np.ndarray],
     preds: Sequence[np.ndarray],
     scheme: str | LabelScheme,
     names: Sequence[str] | None = None,
-    dice: Sequence[float] | None = None,
+    dice: Sequence[float | Mapping[str, float]] | None = None,
     panel_size: float = 2.4,
 ) -> Figure:
     """Rows of image | ground truth | prediction, masks overlaid in class colours.
@@ -87,7 +117,11 @@ def plot_predictions(
     ----------
     images : (H, W, 3) uint8 each.
     masks, preds : (H, W) integer labels each (IGNORE_INDEX allowed in masks).
-    names : row titles; dice : optional mean foreground Dice per row (shown in the title).
+    names : row titles.
+    dice : optional, per row: the mean foreground Dice (shown beside the row
+        title), or :func:`per_class_dice`'s ``{class: Dice}`` (shown under the
+        prediction, class by class with their mean; "–" for a class in
+        neither mask), so that a low mean can be traced to the class behind it.
     """
     from papseg_utils.viz.samples import add_class_legend, overlay
 
@@ -97,7 +131,9 @@ def plot_predictions(
         raise ValueError(
             f"plot_predictions: need equally many images, masks, preds; got {n}, {len(masks)}, {len(preds)}"
         )
-    fig, axes = plt.subplots(n, 3, figsize=(3 * panel_size, n * panel_size + 0.7), squeeze=False)
+    per_class = dice is not None and isinstance(dice[0], Mapping)
+    height = panel_size + (0.55 if per_class else 0.0)
+    fig, axes = plt.subplots(n, 3, figsize=(3 * panel_size, n * height + 0.7), squeeze=False)
     for r in range(n):
         panels = (
             images[r],
@@ -111,9 +147,13 @@ def plot_predictions(
             if r == 0:
                 ax.set_title(("image", "ground truth", "prediction")[c])
         label = names[r] if names is not None else f"#{r}"
-        if dice is not None:
-            label += f"\nDice {dice[r]:.2f}"
+        if dice is not None and per_class:
+            axes[r, 2].set_xlabel(_dice_text(dice[r]), fontsize="x-small")
+        elif dice is not None:
+            label += f"\n{_dice_text(dice[r])}"
         axes[r, 0].set_ylabel(label, fontsize="small")
+    if per_class:
+        fig.suptitle("Dice per class under each prediction (–: class in neither mask)", fontsize=9)
     add_class_legend(fig, scheme, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig

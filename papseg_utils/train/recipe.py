@@ -39,6 +39,28 @@ def _is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def data_record(
+    dataset: str, scheme: str, image_size: int, num_train_images: int, seed: int
+) -> dict:
+    """What a checkpoint records of its data (``config.json``, key ``data``).
+
+    ``{"dataset", "scheme", "image_size", "num_images", "seed"}``;
+    ``num_images`` and ``seed`` (the generator's) only for ``"synthetic"``,
+    else None. The data folder is left out: it is a path on one machine.
+
+    >>> data_record("synthetic", "paper", 128, 48, 0)["num_images"]
+    48
+    """
+    synthetic = dataset == "synthetic"
+    return {
+        "dataset": dataset,
+        "scheme": scheme,
+        "image_size": int(image_size),
+        "num_images": int(num_train_images) if synthetic else None,
+        "seed": int(seed) if synthetic else None,
+    }
+
+
 def prepare_run(
     architecture: str = "unet",
     encoder: str = "tf_efficientnet_lite0",
@@ -87,6 +109,11 @@ def prepare_run(
     Image head: ``image_head`` = ``"health"`` or ``"diagnosis"`` builds the
     model with an image-level head (``image_classes``) and gives every item a
     ``"label"`` (:mod:`papseg_utils.data.image_labels`).
+
+    Data record: ``train_ds.record["data"]`` (:func:`data_record` plus the split
+    parameters) names the images the run was made from; ``fit`` writes it to the
+    checkpoint's ``config.json`` under ``data``, so the evaluation chapter and the
+    ``evaluate`` command regenerate the same synthetic fields.
 
     Parameters are those of the chapter's parameters cell, with its defaults.
 
@@ -151,18 +178,15 @@ def prepare_run(
         )  # fmt: skip
 
     train_ds = subset(train_names, get_policy(augmentation, image_size=image_size, seed=seed))
-    record = {k: p[k] for k in DATA_PARAMETERS}
-    if dataset != "synthetic":
-        record["num_train_images"] = None  # not used
-    train_ds.record = {"data": {**record, "scheme": label_scheme.name,
-                                "train_images": len(train_names)}}  # fmt: skip
+    record = data_record(dataset, label_scheme.name, image_size, num_train_images, seed)
+    record.update({k: p[k] for k in SPLIT_PARAMETERS}, train_images=len(train_names))
+    train_ds.record = {"data": record}  # fit saves it in every checkpoint's config.json
     return model, train_ds, subset(split["val"]), label_scheme, split
 
 
-# what a checkpoint records of the data it was trained on (config.json "data")
-DATA_PARAMETERS = ("dataset", "image_size", "num_train_images", "val_fraction", "test_fraction",
-                   "split_seed", "data_fraction", "seed", "cv_folds", "fold", "augmentation",
-                   "image_head")  # fmt: skip
+# recorded beside data_record's keys: how the images were split and used
+SPLIT_PARAMETERS = ("val_fraction", "test_fraction", "split_seed", "data_fraction", "cv_folds",
+                    "fold", "augmentation", "image_head")  # fmt: skip
 
 
 def _load_samples(p: dict, label_scheme: LabelScheme) -> list:
