@@ -7,7 +7,7 @@ Reads what ``scripts/distilled_vs_scratch.sh`` and ``papseg distill`` write (com
 * :func:`arm_table` - per arm and data fraction: the mean Dice of each seed and their mean;
 * :func:`paired_table` - paired differences between arms on the same test images (per-image
   values averaged over the seeds first), with bootstrap intervals, Wilcoxon and Holm p-values;
-* :func:`plot_paired` - those differences as a forest plot;
+  (draw them with :func:`papseg_utils.results.plot_forest`, ``panels=("data", "class")``);
 * :func:`agreement_table` - teacher agreement of the shipped encoder.
 """
 
@@ -82,8 +82,8 @@ def paired_table(runs: pd.DataFrame, pairs=PAIRS, keys=KEYS, n_boot: int = 2000,
                  seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Paired differences ``B - A`` per data fraction (per-image values averaged over seeds).
 
-    Columns of :func:`papseg_utils.results.paired_gains` plus ``fraction``; Holm's correction
-    runs over all rows of one fraction.
+    Columns of :func:`papseg_utils.results.paired_gains` plus ``fraction`` and ``data`` (e.g.
+    ``"100 % data"``); Holm's correction runs over all rows of one fraction.
     """
     from papseg_utils.results import paired_gains
 
@@ -94,51 +94,12 @@ def paired_table(runs: pd.DataFrame, pairs=PAIRS, keys=KEYS, n_boot: int = 2000,
         tables = {arm: g for arm, g in mean.groupby("arm")}
         usable = [p for p in pairs if p[1] in tables and p[2] in tables]
         if usable:
-            out.append(paired_gains(tables, usable, keys, n_boot=n_boot, seed=seed)
-                       .assign(fraction=frac))  # fmt: skip
+            gains = paired_gains(tables, usable, keys, n_boot=n_boot, seed=seed)
+            out.append(gains.assign(fraction=frac, data=f"{frac:.0%} data".replace("%", " %")))
     if not out:
         return pd.DataFrame()
     out = pd.concat(out, ignore_index=True)
     return out.sort_values("fraction", ascending=False, kind="stable").reset_index(drop=True)
-
-
-def plot_paired(paired: pd.DataFrame, title: str = "Paired differences in per-image Dice"):
-    """Forest plot: one panel per data fraction, a row per comparison and class, 95 % CI, p_holm."""
-    import matplotlib.pyplot as plt
-
-    fractions = sorted(paired.fraction.unique(), reverse=True)
-    n_rows = paired.groupby("fraction").size().max()
-    size = (4.2 * len(fractions) + 2.4, 0.42 * n_rows + 1.4)
-    fig, axes = plt.subplots(1, len(fractions), figsize=size, sharey=True, squeeze=False)
-    for ax, frac in zip(axes[0], fractions, strict=True):
-        t = paired[paired.fraction == frac].reset_index(drop=True)
-        y = np.arange(len(t))[::-1]
-        for yi, row in zip(y, t.itertuples(), strict=True):  # filled: the CI excludes 0
-            excludes = row.low > 0 or row.high < 0
-            ax.plot([row.low, row.high], [yi, yi], color="#333333", lw=1.4)
-            ax.plot(row.mean_diff, yi, "o", ms=5, color="#333333",
-                    markerfacecolor="#333333" if excludes else "white")  # fmt: skip
-        ax.axvline(0, color="black", lw=0.8)
-        lo, hi = min(float(t.low.min()), 0.0), max(float(t.high.max()), 0.0)
-        pad = 0.08 * (hi - lo) + 1e-3
-        ax.set_xlim(lo - pad, hi + pad)
-        for yi, p in zip(y, t.p_holm, strict=True):
-            ax.annotate(
-                f"p={p:.2g}",
-                (1.0, yi),
-                xycoords=("axes fraction", "data"),
-                xytext=(4, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=8,
-            )
-        ax.set_yticks(y, [f"{c}: {k}" for c, k in zip(t.comparison, t["class"], strict=True)],
-                      fontsize=9)  # fmt: skip
-        ax.set_xlabel("mean difference in Dice (95 % CI)")
-        ax.set_title(f"{frac:.0%} of the training images", fontsize=10)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
-    return fig
 
 
 def agreement_table(provenance: str | Path | dict) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -163,3 +124,19 @@ def agreement_table(provenance: str | Path | dict) -> tuple[pd.DataFrame, pd.Dat
               "student": ", ".join(f"{c} ({v:.2f})" for c, v in p["student"])}
              for name, p in rep["predictions"].items()]  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(preds)
+
+
+def plot_views(views, ncols: int = 4, title: str = "Augmented views: all the student ever sees"):
+    """Grid of distillation views ``(N, 3, H, W)`` float in [0, 1]; returns the figure."""
+    import matplotlib.pyplot as plt
+
+    n = len(views)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(1.7 * ncols, 1.7 * nrows + 0.4), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, v in zip(axes.flat, views, strict=False):
+        ax.imshow(v.permute(1, 2, 0).clamp(0, 1).numpy())
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
