@@ -49,51 +49,8 @@ from pathlib import Path
 from typing import Any
 
 from papseg_utils.cli_text import for_command_line
+from papseg_utils.train.parameters import PARAMETERS, TRAIN_KEYS, train_config
 
-# name: (type, default, help). Names and defaults are the parameters cell of notebook 06.
-PARAMETERS: dict[str, tuple[type, Any, str]] = {
-    "architecture": (str, "unet", "any name from papseg_utils.models.list_models()"),
-    "encoder": (
-        str,
-        "tf_efficientnet_lite0",
-        'encoder name, or "default" for the architecture\'s own',
-    ),
-    "pretrained": (
-        str,
-        "imagenet",
-        '"imagenet", "ade20k", "distilled" (SegFormer b0), "none" or a local weights file',
-    ),
-    "dataset": (str, "synthetic", 'data source: "synthetic", "herlev" or "folder"'),
-    "data_dir": (str, "", "data folder; empty: $PAPSEG_HERLEV_DIR, else the default location"),
-    "scheme": (
-        str,
-        "paper",
-        '"paper" (synthetic); "herlev3", "herlev5", "paper_cells" (Herlev); folder: its classes.yaml',
-    ),
-    "augmentation": (str, "medical", '"none", "basic", "medical" or "strong"'),
-    "image_size": (int, 128, "network input side in px (images are letterboxed)"),
-    "num_train_images": (int, 48, "synthetic only: images generated (training + validation)"),
-    "val_fraction": (float, 0.2, "share of the images held out for validation"),
-    "test_fraction": (float, 0.15, "share held out for the final test, never used in training"),
-    "split_seed": (int, 0, "split seed, fixed across runs"),
-    "data_fraction": (float, 1.0, "share of the training images used"),
-    "seed": (int, 0, "seed of the data, augmentation and initialisation"),
-    "output_dir": (str, "runs/fine_tuning", "checkpoints, history and split.json go here"),
-    "cv_folds": (int, 0, "k >= 2: k-fold cross-validation, fold --fold is the test part; 0: off"),
-    "fold": (int, 0, "which fold (0 .. cv_folds-1) is held out for the test"),
-    "image_head": (str, "none", '"none", "health" (healthy/unhealthy cell) or "diagnosis"'),
-    "num_epochs": (int, 8, "passes over the training set"),
-    "batch_size": (int, 8, "images per optimiser step, all processes together (global batch)"),
-    "lr": (float, 1e-3, "learning rate of the decoder and head"),
-    "lr_encoder": (float, 1e-4, "learning rate of the pre-trained encoder"),
-    "freeze_epochs": (int, 1, "epochs with the encoder frozen"),
-    "warmup_epochs": (float, 1.0, "linear warm-up length in epochs"),
-    "loss": (str, "dice_ce", '"ce", "dice", "dice_ce", "focal" or "lovasz"'),
-    "precision": (str, "auto", '"auto" (bf16/fp16 on GPUs, fp32 on CPUs), "fp32", "bf16", "fp16"'),
-    "max_steps_per_epoch": (int, 0, "cap on batches per epoch, 0 for no cap (smoke runs)"),
-    "device": (str, "auto", '"auto", "cpu", "cuda" or "mps"'),
-    "resume": (str, "", "checkpoint folder (or a run folder: its last/) to continue from"),
-}
 # flag -> parameter where they differ
 FLAGS = {"num_epochs": ("--epochs", "--num-epochs")}
 # keys a --config file may hold besides PARAMETERS: aliases, and notebook-only knobs ignored here
@@ -101,19 +58,6 @@ ALIASES = {"epochs": "num_epochs"}
 IGNORED = {"num_show"}  # plots only
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PATHS = ("data_dir", "output_dir", "resume")
-# parameters that go to TrainConfig rather than prepare_run
-TRAIN_KEYS = (
-    "num_epochs",
-    "batch_size",
-    "lr",
-    "lr_encoder",
-    "freeze_epochs",
-    "warmup_epochs",
-    "loss",
-    "precision",
-    "max_steps_per_epoch",
-    "device",
-)
 
 
 class UsageError(Exception):
@@ -383,24 +327,9 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papseg_utils").setLevel(logging.INFO if rank == 0 else logging.WARNING)
-    from papseg_utils.train import TrainConfig
 
     try:
-        config = TrainConfig(
-            num_epochs=p["num_epochs"],
-            batch_size=p["batch_size"],
-            lr=p["lr"],
-            lr_encoder=p["lr_encoder"],
-            freeze_epochs=p["freeze_epochs"],
-            warmup_epochs=p["warmup_epochs"],
-            loss=p["loss"],
-            precision=p["precision"],
-            max_steps_per_epoch=p["max_steps_per_epoch"] or None,
-            seed=p["seed"],
-            device=p["device"],
-            image_size=p["image_size"],
-            progress=sys.stderr.isatty(),
-        )
+        config = train_config(p, progress=sys.stderr.isatty())
     except ValueError as err:
         return fail(err, 2)
 

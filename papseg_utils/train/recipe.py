@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ from papseg_utils.data.splits import fraction_subset, kfold, save_split, stratif
 from papseg_utils.data.synthetic import SyntheticConfig, generate_samples
 from papseg_utils.labels import LabelScheme
 from papseg_utils.models import build_model
+from papseg_utils.train.parameters import recipe_parameters
 
 log = logging.getLogger(__name__)
 
@@ -62,24 +64,7 @@ def data_record(
 
 
 def prepare_run(
-    architecture: str = "unet",
-    encoder: str = "tf_efficientnet_lite0",
-    pretrained: str = "imagenet",
-    dataset: str = "synthetic",
-    data_dir: str = "",
-    scheme: str = "paper",
-    augmentation: str = "medical",
-    image_size: int = 128,
-    num_train_images: int = 48,
-    val_fraction: float = 0.2,
-    test_fraction: float = 0.15,
-    split_seed: int = 0,
-    data_fraction: float = 1.0,
-    seed: int = 0,
-    output_dir: str | Path = "runs/fine_tuning",
-    cv_folds: int = 0,
-    fold: int = 0,
-    image_head: str = "none",
+    **params: Any,
 ) -> tuple[nn.Module, SegmentationDataset, SegmentationDataset, LabelScheme, dict[str, list[str]]]:
     """Build the model and the training/validation datasets of one fine-tuning run.
 
@@ -115,7 +100,10 @@ def prepare_run(
     checkpoint's ``config.json`` under ``data``, so the evaluation chapter and the
     ``evaluate`` command regenerate the same synthetic fields.
 
-    Parameters are those of the chapter's parameters cell, with its defaults.
+    Parameters: keyword arguments named in
+    :data:`papseg_utils.train.parameters.RECIPE_KEYS`; each one left out takes its default from
+    :data:`~papseg_utils.train.parameters.PARAMETERS`, the one declaration shared with the
+    ``train`` command and the chapter's parameters cell. An unknown name raises ``TypeError``.
 
     Returns
     -------
@@ -147,38 +135,42 @@ def prepare_run(
     papseg_utils.models.errors.WeightsUnavailableError
         Pretrained weights are not cached and cannot be downloaded.
     """
-    p = dict(locals())  # the parameters, recorded in every checkpoint (config.json "data")
-    torch.manual_seed(seed)
-    label_scheme = dataset_scheme(dataset, data_dir or None, scheme)  # a folder: its classes.yaml
+    p = recipe_parameters(params)
+    torch.manual_seed(p["seed"])
+    size, out = p["image_size"], Path(p["output_dir"])
+    label_scheme = dataset_scheme(
+        p["dataset"], p["data_dir"] or None, p["scheme"]
+    )  # folder: its yaml
     samples = _load_samples(p, label_scheme)
-    split = _split(samples, val_fraction, test_fraction, split_seed, cv_folds, fold)
+    split = _split(samples, p["val_fraction"], p["test_fraction"], p["split_seed"], p["cv_folds"],
+                   p["fold"])  # fmt: skip
     by_name = {s.name: s for s in samples}
     train_names = split["train"]
-    if data_fraction < 1:
+    if p["data_fraction"] < 1:
         groups = [by_name[n].group for n in train_names]
-        train_names = fraction_subset(train_names, groups, data_fraction, seed=split_seed)
+        train_names = fraction_subset(train_names, groups, p["data_fraction"], seed=p["split_seed"])
     if _is_main_process():
-        Path(output_dir).mkdir(parents=True, exist_ok=True)
-        cv = {"cv_folds": cv_folds, "fold": fold} if cv_folds else {}
+        out.mkdir(parents=True, exist_ok=True)
+        cv = {"cv_folds": p["cv_folds"], "fold": p["fold"]} if p["cv_folds"] else {}
         groups = {s.name: s.group for s in samples}
-        save_split(split, Path(output_dir) / "split.json", seed=split_seed, groups=groups, **cv)
+        save_split(split, out / "split.json", seed=p["split_seed"], groups=groups, **cv)
     log.info("%d images: %d for training, %d for validation, %d held out for the test",
              len(samples), len(train_names), len(split["val"]), len(split["test"]))  # fmt: skip
 
-    labels, label_names = image_labels(samples, image_head)
+    labels, label_names = image_labels(samples, p["image_head"])
     label_of = dict(zip([s.name for s in samples], labels or [], strict=False))
     model = _build(p, label_scheme, label_names)
     spec = model.papseg_spec
 
     def subset(names, transform=None):
         return SegmentationDataset(
-            [by_name[n] for n in names], transform=transform, image_size=image_size,
+            [by_name[n] for n in names], transform=transform, image_size=size,
             mean=spec.mean, std=spec.std,
             labels=[label_of[n] for n in names] if label_names else None,
         )  # fmt: skip
 
-    train_ds = subset(train_names, get_policy(augmentation, image_size=image_size, seed=seed))
-    record = data_record(dataset, label_scheme.name, image_size, num_train_images, seed)
+    train_ds = subset(train_names, get_policy(p["augmentation"], image_size=size, seed=p["seed"]))
+    record = data_record(p["dataset"], label_scheme.name, size, p["num_train_images"], p["seed"])
     record.update({k: p[k] for k in SPLIT_PARAMETERS}, train_images=len(train_names))
     train_ds.record = {"data": record}  # fit saves it in every checkpoint's config.json
     return model, train_ds, subset(split["val"]), label_scheme, split
