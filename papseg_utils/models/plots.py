@@ -8,7 +8,10 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-FAMILY_COLOURS = {"cnn": "#0072B2", "transformer": "#D55E00", "io": "#999999"}
+from papseg_utils.labels import condition_colours
+
+FAMILY_COLOURS = condition_colours(["cnn", "transformer", "io"])
+"""Box colours of the schematics: compared settings, never a class colour (see labels)."""
 BOX_PT = 9.5
 """Font size (pt) of the schematics' box labels: 13 px on the page at 7 inches wide."""
 
@@ -118,7 +121,7 @@ def _box(ax, x, y, w, h, text, colour, fs=BOX_PT):
         ha="center",
         va="center",
         fontsize=fs,
-        color="white" if colour != "#999999" else "k",
+        color="k" if colour == FAMILY_COLOURS["io"] else "white",
     )
 
 

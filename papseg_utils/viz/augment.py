@@ -15,7 +15,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from papseg_utils.labels import IGNORE_COLOUR, IGNORE_INDEX, LabelScheme, get_scheme
+from papseg_utils.labels import (
+    IGNORE_COLOUR,
+    IGNORE_INDEX,
+    LabelScheme,
+    condition_colours,
+    get_scheme,
+)
 from papseg_utils.viz.legibility import PAGE_WIDTH_IN
 from papseg_utils.viz.samples import TITLE_PT, add_class_legend, plot_contours, wrap_title
 
@@ -168,14 +174,20 @@ def show_field_crops(
     scheme = get_scheme(scheme)
     fig, axes = plt.subplots(1, 2, figsize=(2 * panel, panel + 0.9), layout="constrained")
     h, w = mask.shape
+    colours = condition_colours(["crops", "windows"])
     panels = [
         (
             random_origins,
             crop_size,
-            "tab:red",
+            colours["crops"],
             f"{len(random_origins)} random {crop_size} px crops",
         ),
-        (window_origins, window, "tab:blue", f"{len(window_origins)} sliding {window} px windows"),
+        (
+            window_origins,
+            window,
+            colours["windows"],
+            f"{len(window_origins)} sliding {window} px windows",
+        ),
     ]
     for ax, (origins, size, colour, title) in zip(axes, panels, strict=True):
         show_augmented(ax, image, mask, scheme, title, linewidth=0.8)
