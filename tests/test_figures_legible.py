@@ -15,7 +15,13 @@ from papseg_utils.data.herlev import CLASSES as HERLEV_CLASSES
 from papseg_utils.data.synthetic import SyntheticConfig, generate_field, generate_samples
 from papseg_utils.models import plots
 from papseg_utils.viz import augment as vaug
-from papseg_utils.viz.legibility import MIN_TEXT_PX, min_text_px, text_sizes, title_overlaps
+from papseg_utils.viz.legibility import (
+    MIN_TEXT_PX,
+    min_text_px,
+    page_scale,
+    text_sizes,
+    title_overlaps,
+)
 from papseg_utils.viz.samples import plot_scheme_swatches, plot_side_by_side, show_samples
 
 RNG = np.random.default_rng(0)
@@ -105,3 +111,13 @@ def test_the_checks_catch_a_wide_figure_and_a_crowded_grid() -> None:
     axes[1].set_title("runs into the panel above", fontsize=14)
     assert title_overlaps(crowded) == ["title 'runs into the panel above' overlaps panel 0"]
     plt.close("all")
+
+
+@pytest.mark.parametrize("scheme", ["paper", "herlev3", "herlev5"])
+def test_a_class_legend_never_widens_a_sample_figure_past_the_page(scheme: str) -> None:
+    image, mask, _ = generate_field(0, SyntheticConfig(image_size=32), scheme=scheme)
+    fig = show_samples([image], [mask], scheme, titles=[scheme], ncols=1, panel_size=3.2)
+    try:
+        assert page_scale(fig) == 1.0  # the tight PNG fits 700 px: nothing is shrunk
+    finally:
+        plt.close(fig)

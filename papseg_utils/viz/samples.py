@@ -85,6 +85,12 @@ def plot_contours(
     return ax
 
 
+def legend_columns(labels: Sequence[str], width_in: float, fontsize: float = TITLE_PT) -> int:
+    """How many legend entries (swatch + label) fit side by side in ``width_in`` inches."""
+    entry_in = 0.55 + max(len(t) for t in labels) * 0.58 * fontsize / 72
+    return max(1, min(len(labels), int(width_in // entry_in)))
+
+
 def wrap_title(text: str, panel_in: float, fontsize: float = TITLE_PT) -> str:
     """Break ``text`` into lines that fit a ``panel_in`` inch wide panel at ``fontsize`` pt.
 
@@ -150,7 +156,9 @@ def show_samples(
         if titles is not None:
             ax.set_title(wrap_title(titles[k], panel), fontsize=TITLE_PT)
     if legend and masks is not None:
-        add_class_legend(fig, scheme, loc="outside lower center", fontsize=TITLE_PT, ncols=4)
+        labels = [scheme.label(i) for i in range(1, scheme.num_classes)]
+        ncols = legend_columns(labels, panel * ncols)
+        add_class_legend(fig, scheme, loc="outside lower center", fontsize=TITLE_PT, ncols=ncols)
     if suptitle:
         fig.suptitle(suptitle)
     return fig
