@@ -32,9 +32,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import tqdm
 
 from papseg_utils.device import resolve_device
+from papseg_utils.progress import tqdm
 
 log = logging.getLogger(__name__)
 

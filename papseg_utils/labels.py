@@ -20,8 +20,20 @@ Schemes
 ``cells``
     Binary cell vs background, as in the APACS23 masks.
 
-Colours follow the Okabe-Ito palette, which stays distinguishable for the
-common forms of colour blindness.
+Colours
+-------
+One colour means one class name in every scheme: ``healthy`` is the same green
+in ``paper`` and ``paper_cells``, and no other class anywhere uses it. The
+colours come from the Okabe-Ito palette, which stays distinguishable for the
+common forms of colour blindness; ``herlev5`` adds four from ColorBrewer's
+BrBG scale (teal = healthy, brown = unhealthy, light = cytoplasm, dark =
+nucleus).
+
+Figures also need colours that are *not* classes: the outcome of a predicted
+pixel (:data:`OUTCOME_COLOURS`) and compared settings such as pre-trained vs
+scratch or CNN vs Transformer (:data:`CONDITION_COLOURS`). They are chosen
+here too, at least :data:`MIN_COLOUR_DISTANCE` (CIELAB) from every class
+colour, so that a figure's legend can never be read as a class.
 """
 
 from __future__ import annotations
@@ -34,6 +46,7 @@ IGNORE_INDEX: int = 255
 """Label value that losses and metrics skip (uint8-compatible)."""
 
 IGNORE_COLOUR: tuple[int, int, int] = (128, 128, 128)
+"""Gray of ``IGNORE_INDEX`` pixels in colourised masks and overlays."""
 
 
 @dataclass(frozen=True)
@@ -163,6 +176,11 @@ _YELLOW = (240, 228, 66)
 _BLUE = (0, 114, 178)
 _VERMILION = (213, 94, 0)
 _PURPLE = (204, 121, 167)
+# ColorBrewer BrBG: light / dark teal (healthy), light / dark brown (unhealthy)
+_LIGHT_TEAL = (128, 205, 193)
+_DARK_TEAL = (1, 102, 94)
+_SAND = (223, 194, 125)
+_BROWN = (140, 81, 10)
 
 PAPER = LabelScheme(
     "paper",
@@ -191,18 +209,60 @@ HERLEV5 = LabelScheme(
         "unhealthy_cytoplasm",
         "unhealthy_nucleus",
     ),
-    (_BLACK, _SKY, _GREEN, _ORANGE, _VERMILION),
+    (_BLACK, _LIGHT_TEAL, _DARK_TEAL, _SAND, _BROWN),
     "Healthy or unhealthy x cytoplasm or nucleus",
 )
 
 CELLS = LabelScheme(
     "cells",
     ("background", "cell"),
-    (_BLACK, _SKY),
+    (_BLACK, _ORANGE),
     "Binary cell vs background (APACS23 masks)",
 )
 
 SCHEMES: dict[str, LabelScheme] = {s.name: s for s in (PAPER, PAPER_CELLS, HERLEV3, HERLEV5, CELLS)}
+
+
+MIN_COLOUR_DISTANCE: float = 20.0
+"""Least CIELAB distance (Delta E 1976) between a non-class colour and any class colour."""
+
+OUTCOME_COLOURS: dict[str, tuple[int, int, int]] = {
+    "correct": (51, 34, 136),  # indigo: predicted and true
+    "extra": (255, 0, 255),  # magenta: predicted but not true (false positive)
+    "missed": (255, 255, 255),  # white: true but not predicted (false negative)
+}
+"""RGB colours of a predicted pixel's outcome in error maps and truth/prediction overlays."""
+
+CONDITION_COLOURS: tuple[tuple[int, int, int], ...] = (
+    (26, 133, 255),  # azure
+    (212, 17, 89),  # crimson
+    (221, 221, 221),  # light gray
+    (68, 68, 68),  # dark gray
+)
+"""RGB colours, in order, of compared settings that are not classes (pre-trained vs scratch,
+CNN vs Transformer, crops vs windows, ...); a figure's legend names them."""
+
+
+def _unit(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
+    return tuple(v / 255.0 for v in rgb)
+
+
+def outcome_colour(outcome: str) -> tuple[float, float, float]:
+    """Matplotlib colour of ``outcome`` in {"correct", "extra", "missed"}."""
+    try:
+        return _unit(OUTCOME_COLOURS[outcome])
+    except KeyError:
+        raise KeyError(f"unknown outcome {outcome!r}; valid: {sorted(OUTCOME_COLOURS)}") from None
+
+
+def condition_colours(names) -> dict[str, tuple[float, float, float]]:
+    """Matplotlib colours for the compared settings ``names``, in :data:`CONDITION_COLOURS` order."""
+    names = list(names)
+    if len(names) > len(CONDITION_COLOURS):
+        raise ValueError(
+            f"{len(names)} conditions but only {len(CONDITION_COLOURS)} condition colours"
+        )
+    return {n: _unit(c) for n, c in zip(names, CONDITION_COLOURS, strict=False)}
 
 
 def get_scheme(name: str | LabelScheme) -> LabelScheme:

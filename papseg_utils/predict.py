@@ -38,10 +38,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-from tqdm.auto import tqdm
 
 from papseg_utils.cli_text import for_command_line
 from papseg_utils.labels import LabelScheme
+from papseg_utils.progress import tqdm
 
 log = logging.getLogger(__name__)
 

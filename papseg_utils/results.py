@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .labels import get_scheme
+from .labels import condition_colours, get_scheme
 
 #: Metrics where larger is better (the others are distances: smaller is better).
 HIGHER_IS_BETTER = {"dice", "iou", "precision", "recall", "nsd", "bf1"}
@@ -359,7 +359,11 @@ def plot_data_efficiency(
     else:
         axes, fig = np.atleast_1d(ax), np.atleast_1d(ax)[0].figure
     sub = select(results, **where)
-    styles = {"imagenet": ("#0072B2", "ImageNet-pretrained"), "none": ("#D55E00", "from scratch")}
+    colours = condition_colours(["imagenet", "none"])
+    styles = {
+        "imagenet": (colours["imagenet"], "ImageNet-pretrained"),
+        "none": (colours["none"], "from scratch"),
+    }
     for axis, cls in zip(axes, classes, strict=True):
         for weights, (colour, name) in styles.items():
             s = seed_summary(select(sub, pretrained=weights), ["data_fraction"], metric, cls)

@@ -322,7 +322,7 @@ def run_study(
             sort_keys=False,
         )
     )
-    from tqdm.auto import tqdm
+    from papseg_utils.progress import tqdm
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(run_one, study, s, out_dir, threads, timeout): s for s in pending}

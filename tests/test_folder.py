@@ -11,9 +11,9 @@ from papseg_utils.data.errors import (
     SizeMismatchError,
     UnknownLabelError,
 )
-from papseg_utils.data.folder import export_folder, load_folder, read_classes
+from papseg_utils.data.folder import export_folder, load_folder, read_classes, write_classes
 from papseg_utils.data.synthetic import SyntheticConfig, generate_samples
-from papseg_utils.labels import get_scheme
+from papseg_utils.labels import SCHEMES, get_scheme
 
 
 @pytest.fixture
@@ -81,3 +81,14 @@ def test_missing_pieces(tmp_path):
     )
     with pytest.raises(ValueError, match="without gaps"):
         read_classes(tmp_path / "classes.yaml")
+
+
+@pytest.mark.parametrize("name", list(SCHEMES))
+def test_classes_yaml_is_one_line_per_class_and_reads_back(tmp_path, name):
+    scheme = get_scheme(name)
+    path = tmp_path / "classes.yaml"
+    write_classes(scheme, path)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 4 + scheme.num_classes  # name, description, ignore_index, classes:
+    assert lines[-1].startswith("  - {name: ") and lines[-1].endswith("]}")
+    assert read_classes(path) == scheme

@@ -167,3 +167,32 @@ def test_wrong_layout_and_absent_folder(tmp_path):
         load_herlev(tmp_path / "nope")
     with pytest.raises(DatasetNotFoundError, match="smear2005"):
         load_dataset("herlev", tmp_path / "nope")
+
+
+def test_is_available_means_a_herlev_folder(fake, tmp_path):
+    from papseg_utils.data import is_available
+
+    assert is_available("herlev", fake)
+    assert is_available("herlev", fake / "New database pictures")
+    (tmp_path / "empty").mkdir()
+    assert not is_available("herlev", tmp_path / "empty")  # exists, but holds no Herlev
+    assert not is_available("herlev", tmp_path / "nope")
+
+
+def test_list_image_sizes_reads_headers(fake):
+    from papseg_utils.data.herlev import list_image_sizes
+
+    assert list_image_sizes(fake) == [
+        {"name": "normal_columnar/a", "group": "normal_columnar", "width": 20, "height": 16},
+        {"name": "carcinoma_in_situ/b", "group": "carcinoma_in_situ", "width": 18, "height": 24},
+    ]
+
+
+def test_describe_keeps_the_layout_placeholders_visible_in_html():
+    from markdown_it import MarkdownIt
+
+    from papseg_utils.data import describe
+
+    html = MarkdownIt("commonmark").render(describe("herlev"))
+    assert "New database pictures/&lt;class&gt;/&lt;id&gt;.BMP" in html
+    assert "<class>" not in html and "<id>" not in html

@@ -14,6 +14,7 @@ from papseg_utils.models import (
     list_models,
     model_table,
     pad_to_multiple,
+    parameter_counts,
 )
 
 torch.set_num_threads(2)
@@ -110,6 +111,20 @@ def test_freeze_encoder_counts():
     enc = sum(p.numel() for p in model.encoder.parameters())
     assert freeze_encoder(model) == total - enc
     assert freeze_encoder(model, frozen=False) == total
+
+
+def test_parameter_counts_follow_the_encoder_and_leave_the_model_as_found():
+    lite = build_model("unet", 3, encoder="tf_efficientnet_lite0")
+    resnet = build_model("unet", 3, encoder="resnet34")
+    freeze_encoder(resnet, frozen=True)
+    a, b = parameter_counts(lite), parameter_counts(resnet)
+    assert a["total"] != b["total"] and a["frozen"] != b["frozen"]
+    for counts, model in ((a, lite), (b, resnet)):
+        enc = sum(p.numel() for p in model.encoder.parameters())
+        assert counts["all"] == counts["total"] == sum(p.numel() for p in model.parameters())
+        assert counts["frozen"] == counts["total"] - enc
+    assert not any(p.requires_grad for p in resnet.encoder.parameters())  # still frozen
+    assert all(p.requires_grad for p in lite.encoder.parameters())
 
 
 def test_attention_gates_produce_coefficients():

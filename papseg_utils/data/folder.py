@@ -91,17 +91,18 @@ def read_classes(path: str | Path) -> LabelScheme:
 
 
 def write_classes(scheme: LabelScheme, path: str | Path) -> None:
-    """Write ``scheme`` as a ``classes.yaml``."""
-    data = {
+    """Write ``scheme`` as a ``classes.yaml``, one line per class (the layout shown above)."""
+    head = {
         "name": scheme.name,
         "description": scheme.description,
         "ignore_index": scheme.ignore_index,
-        "classes": [
-            {"name": n, "id": i, "colour": list(c)}
-            for i, (n, c) in enumerate(zip(scheme.classes, scheme.colours, strict=True))
-        ],
     }
-    Path(path).write_text(yaml.safe_dump(data, sort_keys=False))
+    lines = [yaml.safe_dump(head, sort_keys=False, width=10_000).rstrip("\n"), "classes:"]
+    for i, (n, c) in enumerate(zip(scheme.classes, scheme.colours, strict=True)):
+        entry = {"name": n, "id": i, "colour": list(c)}
+        flow = yaml.safe_dump(entry, default_flow_style=True, sort_keys=False, width=10_000)
+        lines.append(f"  - {flow.strip()}")
+    Path(path).write_text("\n".join(lines) + "\n")
 
 
 def _index(folder: Path, suffixes: tuple[str, ...]) -> dict[str, Path]:

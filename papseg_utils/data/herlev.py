@@ -128,6 +128,19 @@ def find_pictures_dir(root: str | Path | None = None) -> Path:
     )
 
 
+def is_herlev_folder(root: str | Path | None = None) -> bool:
+    """True if ``root`` (default: :func:`default_root`) holds Herlev's class folders.
+
+    The quiet form of :func:`find_pictures_dir`, for deciding whether to use
+    Herlev: a missing folder or one of another layout gives False.
+    """
+    try:
+        find_pictures_dir(root)
+    except (DatasetNotFoundError, DataLayoutError):
+        return False
+    return True
+
+
 def decode_mask(
     indices: np.ndarray, rgb: np.ndarray, path: str | Path, palette: list[int] | None = None
 ) -> np.ndarray:
@@ -248,6 +261,24 @@ def list_herlev(root: str | Path | None = None) -> list[tuple[str, Path, Path | 
                     break
             items.append((cls, files[fname], mask))
     return items
+
+
+def list_image_sizes(root: str | Path | None = None) -> list[dict]:
+    """Width and height (px) of every Herlev image, read from the file headers only.
+
+    Returns one dict per image, ``{"name", "group", "width", "height"}``, in
+    :func:`list_herlev` order; nothing is decoded, so all 917 take a second.
+    """
+    from PIL import Image
+
+    rows = []
+    for cls, image_path, _ in list_herlev(root):
+        with Image.open(image_path) as im:
+            width, height = im.size
+        rows.append(
+            {"name": f"{cls}/{image_path.stem}", "group": cls, "width": width, "height": height}
+        )
+    return rows
 
 
 def load_herlev(

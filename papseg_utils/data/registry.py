@@ -53,6 +53,8 @@ class DatasetInfo:
     expected_counts : images per group in the full release.
     counter : ``"module:function"`` or callable ``f(root) -> dict[group, count]`` for :func:`validate`.
     needs_root : False for generated data.
+    check : ``"module:function"`` or callable ``f(root) -> bool``: does the folder hold this
+        dataset? :func:`is_available` asks it after the folder exists.
     """
 
     name: str
@@ -68,6 +70,7 @@ class DatasetInfo:
     expected_counts: dict[str, int] = field(default_factory=dict)
     counter: str | Callable[..., dict[str, int]] | None = None
     needs_root: bool = True
+    check: str | Callable[[Path], bool] | None = None
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
@@ -127,12 +130,20 @@ def resolve_root(name: str, root: str | Path | None = None) -> Path | None:
 
 
 def is_available(name: str, root: str | Path | None = None) -> bool:
-    """True if the dataset needs no folder or its folder exists."""
+    """True if the dataset needs no folder, or its folder exists and holds the dataset.
+
+    The one test of whether data is there: every notebook decides with
+    ``is_available("herlev", data_dir or None)``, so that all chapters of one
+    build agree. ``root`` as in :func:`resolve_root`.
+    """
     info = get_info(name)
     if not info.needs_root:
         return True
     r = resolve_root(name, root)
-    return r is not None and r.exists()
+    if r is None or not r.exists():
+        return False
+    check = _resolve(info.check)
+    return check is None or bool(check(r))
 
 
 def load_dataset(
@@ -210,10 +221,17 @@ def validate(name: str, root: str | Path | None = None) -> dict[str, dict[str, i
     return {k: {"found": found.get(k, 0), "expected": info.expected_counts.get(k)} for k in keys}
 
 
+def _markdown_text(text: str) -> str:
+    """``text`` as literal markdown: ``<class>`` stays visible instead of becoming an HTML tag."""
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("*", "\\*")):
+        text = text.replace(char, escaped)
+    return text
+
+
 def describe(name: str) -> str:
-    """Human-readable summary of a dataset (markdown)."""
+    """Human-readable summary of a dataset (markdown; placeholders such as ``<class>`` escaped)."""
     i = get_info(name)
-    lines = [f"**{i.name}**: {i.description}"]
+    lines = [f"**{i.name}**: {_markdown_text(i.description)}"]
     for label, value in (
         ("Citation", i.citation),
         ("Licence", i.licence),
@@ -221,7 +239,7 @@ def describe(name: str) -> str:
         ("Layout", i.layout),
     ):
         if value:
-            lines.append(f"- {label}: {value}")
+            lines.append(f"- {label}: {_markdown_text(value)}")
     if i.expected_counts:
         total = sum(i.expected_counts.values())
         lines.append(f"- Expected counts ({total}): {i.expected_counts}")
@@ -274,6 +292,7 @@ register(
         default_root=_herlev_root,
         expected_counts=dict(herlev.EXPECTED_COUNTS),
         counter="papseg_utils.data.herlev:count_herlev",
+        check="papseg_utils.data.herlev:is_herlev_folder",
     )
 )
 

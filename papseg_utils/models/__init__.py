@@ -19,6 +19,7 @@ from .registry import (
     list_models,
     model_table,
     pad_to_multiple,
+    parameter_counts,
 )
 
 __all__ = [
@@ -35,4 +36,5 @@ __all__ = [
     "list_models",
     "model_table",
     "pad_to_multiple",
+    "parameter_counts",
 ]

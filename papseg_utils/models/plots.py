@@ -8,12 +8,17 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-FAMILY_COLOURS = {"cnn": "#0072B2", "transformer": "#D55E00", "io": "#999999"}
+from papseg_utils.labels import condition_colours
+
+FAMILY_COLOURS = condition_colours(["cnn", "transformer", "io"])
+"""Box colours of the schematics: compared settings, never a class colour (see labels)."""
+BOX_PT = 9.5
+"""Font size (pt) of the schematics' box labels: 13 px on the page at 7 inches wide."""
 
 
 def plot_topk(image: np.ndarray, table: pd.DataFrame, title: str = "") -> Figure:
     """Photo (H,W,3) uint8 beside a bar chart of its top-k ImageNet classes (probability)."""
-    fig, (a0, a1) = plt.subplots(1, 2, figsize=(9, 3.2), gridspec_kw={"width_ratios": [1, 1.4]})
+    fig, (a0, a1) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.4]})
     a0.imshow(image)
     a0.set_axis_off()
     a0.set_title(title)
@@ -27,7 +32,7 @@ def plot_topk(image: np.ndarray, table: pd.DataFrame, title: str = "") -> Figure
 
 def plot_filter_grids(grids: dict[str, np.ndarray], stats: dict[str, dict] | None = None) -> Figure:
     """Side-by-side first-layer filter mosaics (from :func:`inspect.filter_grid`)."""
-    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 2.6))
+    fig, axes = plt.subplots(1, len(grids), figsize=(min(3.4 * len(grids), 7.0), 2.8))
     for ax, (name, grid) in zip(np.atleast_1d(axes), grids.items(), strict=True):
         ax.imshow(grid, interpolation="nearest")
         ax.set_axis_off()
@@ -39,45 +44,73 @@ def plot_filter_grids(grids: dict[str, np.ndarray], stats: dict[str, dict] | Non
 
 
 def plot_feature_maps(image: np.ndarray, rows: dict[str, np.ndarray], stage_px: int) -> Figure:
-    """An input image and, per row, the most active channels (n,h,w) of one encoder stage."""
+    """An input image and, per row, the most active channels (n,h,w) of one encoder stage.
+
+    Panels shrink so that the figure stays one page (7 in) wide.
+    """
     n = max(m.shape[0] for m in rows.values())
+    side = min(1.5, 7.0 / (n + 1))
     fig, axes = plt.subplots(
-        len(rows), n + 1, figsize=(1.5 * (n + 1), 1.7 * len(rows)), squeeze=False
+        len(rows),
+        n + 1,
+        figsize=(side * (n + 1), (side + 0.3) * len(rows) + 0.6),
+        squeeze=False,
+        layout="constrained",
     )
     for r, (name, maps) in enumerate(rows.items()):
         axes[r, 0].imshow(image)
-        axes[r, 0].set_title("input" if r == 0 else "")
+        axes[r, 0].set_title("input" if r == 0 else "", fontsize=9)
         axes[r, 0].set_ylabel(name)
         for c in range(n):
             axes[r, c + 1].imshow(maps[c], cmap="magma")
             if r == 0:
-                axes[r, c + 1].set_title(f"ch. {c + 1}", fontsize=8)
+                axes[r, c + 1].set_title(f"ch. {c + 1}", fontsize=9)
         for ax in axes[r]:
             ax.set_xticks([])
             ax.set_yticks([])
-    fig.suptitle(f"Strongest feature maps of the stride-{stage_px} stage (each min-max scaled)")
-    fig.tight_layout()
+    fig.suptitle(f"Strongest feature maps of the stride-{stage_px} stage\n(each min-max scaled)")
     return fig
 
 
-def plot_erfs(erfs: dict[str, np.ndarray], radii: dict[str, float] | None = None) -> Figure:
-    """Effective receptive fields (S,S) in [0,1], log colour scale, 90 % mass circle."""
-    fig, axes = plt.subplots(1, len(erfs), figsize=(3.3 * len(erfs), 3.4), squeeze=False)
-    for ax, (name, erf) in zip(axes[0], erfs.items(), strict=True):
+def plot_erfs(
+    erfs: dict[str, np.ndarray], radii: dict[str, float] | None = None, ncols: int = 3
+) -> Figure:
+    """Effective receptive fields (S,S) in [0,1], log colour scale, 90 % mass circle.
+
+    At most ``ncols`` panels per row, so the figure stays one page (7 in) wide; only
+    the left column and the bottom row carry axis labels.
+    """
+    n = len(erfs)
+    ncols = max(1, min(ncols, n))
+    nrows = int(np.ceil(n / ncols))
+    side = min(2.6, 6.2 / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(side * ncols + 0.9, (side + 0.6) * nrows + 0.5),
+        squeeze=False,
+        layout="constrained",
+    )
+    flat = axes.ravel()
+    for k, (ax, (name, erf)) in enumerate(zip(flat, erfs.items(), strict=False)):
         im = ax.imshow(np.log10(erf + 1e-6), cmap="viridis", vmin=-4, vmax=0)
         s = erf.shape[0]
         if radii:
             ax.add_patch(plt.Circle((s // 2, s // 2), radii[name], fill=False, color="w", ls="--"))
             name = f"{name}\nr90 = {radii[name]:.0f} px"
         ax.set_title(name, fontsize=10)
-        ax.set_xlabel("x (px)")
-        ax.set_ylabel("y (px)")
-    fig.colorbar(im, ax=axes[0].tolist(), label="log10 |d out / d in| (norm.)", shrink=0.8)
-    fig.suptitle("Effective receptive field of the centre output pixel (untrained weights)")
+        if k % ncols == 0:
+            ax.set_ylabel("y (px)")
+        if k + ncols >= n:
+            ax.set_xlabel("x (px)")
+    for ax in flat[n:]:
+        ax.set_visible(False)
+    fig.colorbar(im, ax=flat[:n].tolist(), label="log10 |d out / d in| (norm.)", shrink=0.8)
+    fig.suptitle("Effective receptive field of the centre output pixel\n(untrained weights)")
     return fig
 
 
-def _box(ax, x, y, w, h, text, colour, fs=8):
+def _box(ax, x, y, w, h, text, colour, fs=BOX_PT):
     ax.add_patch(
         FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.02", fc=colour, ec="k", alpha=0.85)
     )
@@ -88,7 +121,7 @@ def _box(ax, x, y, w, h, text, colour, fs=8):
         ha="center",
         va="center",
         fontsize=fs,
-        color="white" if colour != "#999999" else "k",
+        color="k" if colour == FAMILY_COLOURS["io"] else "white",
     )
 
 
@@ -103,7 +136,7 @@ def plot_architecture(kind: str, ax=None) -> Figure:
     resolution (fraction of the input), decoder and skip connections."""
     fig = None
     if ax is None:
-        fig, ax = plt.subplots(figsize=(6, 3.4))
+        fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
     fig = fig or ax.figure
     ax.set_xlim(0, 10)
     ax.set_ylim(0, 6)
@@ -135,39 +168,32 @@ def plot_architecture(kind: str, ax=None) -> Figure:
         if kind == "unet":
             _arrow(ax, (2.1 + (n - 1) * 0.55, yb + 0.3), (8.1 - (n - 2) * 0.55, yb + 0.75))
         if kind == "transunet":
-            _box(
-                ax,
-                4.8,
-                yb - 0.05,
-                2.2,
-                0.7,
-                "Transformer layers\n(tokens = 1/32 grid)",
-                FAMILY_COLOURS["transformer"],
-            )
-            _arrow(ax, (2.1 + (n - 1) * 0.55, yb + 0.3), (4.8, yb + 0.3))
-            _arrow(ax, (7.0, yb + 0.3), (8.1 - (n - 2) * 0.55, yb + 0.75))
+            label = "Transformer\n(1/32 tokens)"
+            _box(ax, 4.6, yb - 0.05, 1.8, 0.7, label, FAMILY_COLOURS["transformer"])
+            _arrow(ax, (2.1 + (n - 1) * 0.55, yb + 0.3), (4.6, yb + 0.3))
+            _arrow(ax, (6.4, yb + 0.3), (8.65 - (n - 2) * 0.55, yb + 0.84))
         for i in range(n - 1):
             y = 4.9 - i * (4.2 / n) - 0.6
             _box(ax, 7.9 - i * 0.55, y, 1.5, 0.6, f"up + conv\n{levels[i]}", FAMILY_COLOURS[enc_c])
         _box(ax, 8.4, 5.0, 1.5, 0.7, "logits\nC x H x W", FAMILY_COLOURS["io"])
         title = {"unet": "U-Net: CNN encoder, decoder, skip connections (dashed)",
                  "transunet": "TransUNet: CNN encoder, Transformer bottleneck, U-Net decoder"}[kind]  # fmt: skip
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=11)
     return fig
 
 
 def plot_architectures() -> Figure:
-    """The three schematics (CNN, Transformer, hybrid) in one figure."""
-    fig, axes = plt.subplots(1, 3, figsize=(17, 3.8))
+    """The three schematics (CNN, Transformer, hybrid) stacked, one page width (7 in) wide."""
+    fig, axes = plt.subplots(3, 1, figsize=(7, 10.8), layout="constrained")
     for ax, kind in zip(axes, ["unet", "segformer", "transunet"], strict=True):
         plot_architecture(kind, ax=ax)
     handles = [plt.Rectangle((0, 0), 1, 1, fc=c) for c in FAMILY_COLOURS.values()]
     fig.legend(
         handles,
         ["convolution", "attention", "input / output"],
-        loc="lower center",
-        ncol=3,
+        loc="outside lower center",
+        ncols=3,
         frameon=False,
+        fontsize=10,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

@@ -450,6 +450,22 @@ def freeze_encoder(model: nn.Module, frozen: bool = True) -> int:
     return count_parameters(model, trainable_only=True)
 
 
+def parameter_counts(model: nn.Module) -> dict[str, int]:
+    """Parameters of ``model``: ``total``, and trainable with the encoder ``frozen`` or not (``all``).
+
+    Weights do not change the counts, so a randomly initialised model gives the
+    numbers of its pre-trained twin. ``requires_grad`` is left as it was found.
+    """
+    before = [(p, p.requires_grad) for p in model.encoder.parameters()]
+    try:
+        frozen = freeze_encoder(model, frozen=True)
+        unfrozen = freeze_encoder(model, frozen=False)
+    finally:
+        for p, flag in before:
+            p.requires_grad = flag
+    return {"total": count_parameters(model), "frozen": frozen, "all": unfrozen}
+
+
 def pad_to_multiple(
     images: torch.Tensor, multiple: int = 32, value: float = 0.0
 ) -> tuple[torch.Tensor, tuple[int, int]]:

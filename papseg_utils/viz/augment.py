@@ -15,8 +15,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from papseg_utils.labels import IGNORE_COLOUR, IGNORE_INDEX, LabelScheme, get_scheme
-from papseg_utils.viz.samples import add_class_legend, plot_contours
+from papseg_utils.labels import (
+    IGNORE_COLOUR,
+    IGNORE_INDEX,
+    LabelScheme,
+    condition_colours,
+    get_scheme,
+)
+from papseg_utils.viz.legibility import PAGE_WIDTH_IN
+from papseg_utils.viz.samples import TITLE_PT, add_class_legend, plot_contours, wrap_title
 
 
 def show_augmented(
@@ -35,21 +42,32 @@ def show_augmented(
         rgba[ignore] = (*(np.array(IGNORE_COLOUR) / 255), 0.75)
         ax.imshow(rgba)
     plot_contours(ax, np.where(ignore, 0, mask), scheme, linewidth=linewidth)
-    ax.set_title(title, fontsize="small")
+    ax.set_title(title, fontsize=TITLE_PT)
     ax.set_xticks([])
     ax.set_yticks([])
     return ax
 
 
-def _grid(n: int, ncols: int, panel: float) -> tuple[Figure, np.ndarray]:
+def _grid(n: int, ncols: int, panel: float) -> tuple[Figure, np.ndarray, float]:
+    """``n`` panels, at most the page wide; returns the figure, the axes and the panel side."""
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
+    panel = min(panel, PAGE_WIDTH_IN / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.8), squeeze=False
+        nrows,
+        ncols,
+        figsize=(panel * ncols, (panel + 0.5) * nrows + 0.9),
+        squeeze=False,
+        layout="constrained",
     )
     for ax in axes.ravel()[n:]:
         ax.axis("off")
-    return fig, axes.ravel()
+    return fig, axes.ravel(), panel
+
+
+def _finish(fig: Figure, scheme: LabelScheme, title: str) -> None:
+    fig.suptitle(title)
+    add_class_legend(fig, scheme, include_ignore=True, loc="outside lower center", ncols=5)
 
 
 def show_transforms(
@@ -58,27 +76,25 @@ def show_transforms(
     scheme: str | LabelScheme,
     transforms: Sequence[tuple[str, Callable[..., dict]]],
     seed: int = 0,
-    ncols: int = 5,
+    ncols: int = 4,
     panel: float = 2.4,
     title: str = "",
 ) -> Figure:
     """One panel per transform (``(name, transform)`` pairs), the original first.
 
     Each transform is applied once to (image, mask) with its RNG seeded by
-    ``seed``. Returns the figure.
+    ``seed``. The figure is at most the page wide; long names wrap. Returns the figure.
     """
     scheme = get_scheme(scheme)
-    fig, axes = _grid(len(transforms) + 1, ncols, panel)
+    fig, axes, side = _grid(len(transforms) + 1, ncols, panel)
     show_augmented(axes[0], image, mask, scheme, "original")
     for ax, (name, t) in zip(axes[1:], transforms, strict=False):
         if isinstance(t, A.BasicTransform | A.BaseCompose):
             t.set_random_seed(seed)
         out = t(image=image, mask=mask)
-        show_augmented(ax, out["image"], out["mask"], scheme, name)
+        show_augmented(ax, out["image"], out["mask"], scheme, wrap_title(name, side))
     h, w = mask.shape
-    fig.suptitle(title or f"One draw of each transform ({w}x{h} px, contours = mask)")
-    add_class_legend(fig, scheme, include_ignore=True, loc="lower center")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _finish(fig, scheme, title or f"One draw of each transform ({w}x{h} px, contours = mask)")
     return fig
 
 
@@ -94,15 +110,13 @@ def show_policy(
 ) -> Figure:
     """``n`` random draws of ``policy`` on one (image, mask) pair, the original first."""
     scheme = get_scheme(scheme)
-    fig, axes = _grid(n + 1, ncols, panel)
+    fig, axes, _ = _grid(n + 1, ncols, panel)
     show_augmented(axes[0], image, mask, scheme, "original")
     for i, ax in enumerate(axes[1 : n + 1], start=1):
         out = policy(image=image, mask=mask)
         show_augmented(ax, out["image"], out["mask"], scheme, f"draw {i}")
     h, w = mask.shape
-    fig.suptitle(title or f"{n} random draws ({w}x{h} px input)")
-    add_class_legend(fig, scheme, include_ignore=True, loc="lower center")
-    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    _finish(fig, scheme, title or f"{n} random draws ({w}x{h} px input)")
     return fig
 
 
@@ -112,6 +126,7 @@ def show_hue_shifts(
     scheme: str | LabelScheme,
     shifts: Sequence[float] = (0, 4, 20, 60, 120),
     panel: float = 2.4,
+    ncols: int = 3,
 ) -> Figure:
     """The same image under growing hue shifts (OpenCV hue units, 180 = full circle).
 
@@ -121,7 +136,7 @@ def show_hue_shifts(
     """
     transforms = [
         (
-            f"hue {s:+g}" + (" (policy range)" if abs(s) <= 4 else " (never)"),
+            f"hue {s:+g}" + (" (policy)" if abs(s) <= 4 else " (never)"),
             A.HueSaturationValue(
                 hue_shift_limit=(s, s), sat_shift_limit=(0, 0), val_shift_limit=(0, 0), p=1.0
             ),
@@ -134,9 +149,9 @@ def show_hue_shifts(
         mask,
         scheme,
         transforms,
-        ncols=len(transforms) + 1,
+        ncols=ncols,
         panel=panel,
-        title="Hue shifts: small ones model scanners, large ones change what the stain means",
+        title="Hue shifts: small ones model scanners,\nlarge ones change what the stain means",
     )
 
 
@@ -148,7 +163,7 @@ def show_field_crops(
     window_origins: Sequence[tuple[int, int]],
     crop_size: int,
     window: int,
-    panel: float = 4.0,
+    panel: float = PAGE_WIDTH_IN / 2,
 ) -> Figure:
     """A large field with random training crops (left) and sliding windows (right).
 
@@ -157,16 +172,22 @@ def show_field_crops(
     from matplotlib.patches import Rectangle
 
     scheme = get_scheme(scheme)
-    fig, axes = plt.subplots(1, 2, figsize=(2 * panel, panel + 0.6))
+    fig, axes = plt.subplots(1, 2, figsize=(2 * panel, panel + 0.9), layout="constrained")
     h, w = mask.shape
+    colours = condition_colours(["crops", "windows"])
     panels = [
         (
             random_origins,
             crop_size,
-            "tab:red",
+            colours["crops"],
             f"{len(random_origins)} random {crop_size} px crops",
         ),
-        (window_origins, window, "tab:blue", f"{len(window_origins)} sliding {window} px windows"),
+        (
+            window_origins,
+            window,
+            colours["windows"],
+            f"{len(window_origins)} sliding {window} px windows",
+        ),
     ]
     for ax, (origins, size, colour, title) in zip(axes, panels, strict=True):
         show_augmented(ax, image, mask, scheme, title, linewidth=0.8)
@@ -179,5 +200,4 @@ def show_field_crops(
         ax.set_xlabel("x (px)")
         ax.set_ylabel("y (px)")
     fig.suptitle(f"Training and inference on a {w}x{h} px field")
-    fig.tight_layout()
     return fig

@@ -14,12 +14,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
-from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.labels import LabelScheme, get_scheme, outcome_colour
 from papseg_utils.metrics.overlap import dice_score
 from papseg_utils.metrics.surface import surface_distances
 
-FP_COLOUR = (1.0, 0.0, 1.0)  # magenta: predicted but not true
-FN_COLOUR = (1.0, 1.0, 1.0)  # white: true but missed
+FP_COLOUR = outcome_colour("extra")  # magenta: predicted but not true
+FN_COLOUR = outcome_colour("missed")  # white: true but missed
+CORRECT_COLOUR = outcome_colour("correct")  # indigo: predicted and true (no class)
 
 
 def _axes(ax, figsize=(5, 5)):
@@ -175,11 +176,12 @@ def hd_vs_hd95_example(size: int = 128) -> dict:
     return {"truth": truth, "clean": clean, "outlier": outlier, "metrics": metrics}
 
 
-def _mask_panel(ax, truth, pred, title: str, colour=(0.0, 0.447, 0.698)) -> None:
-    rgb = np.ones(truth.shape + (3,))
-    rgb[pred & truth] = colour
+def _mask_panel(ax, truth, pred, title: str) -> None:
+    """Binary truth vs prediction on light gray: correct, extra and missed pixels."""
+    rgb = np.full(truth.shape + (3,), 0.85)
+    rgb[pred & truth] = CORRECT_COLOUR
     rgb[pred & ~truth] = FP_COLOUR
-    rgb[~pred & truth] = (0.8, 0.8, 0.8)
+    rgb[~pred & truth] = FN_COLOUR
     ax.imshow(rgb)
     _contours(ax, truth, "k", "-", 1.0)
     ax.set_title(title, fontsize="small")
@@ -200,8 +202,9 @@ def plot_dice_vs_hd95(example: dict | None = None) -> Figure:
         )
     axes[1].legend(
         handles=[
-            Patch(color=(0.0, 0.447, 0.698), label="correct"),
+            Patch(color=CORRECT_COLOUR, label="correct"),
             Patch(color=FP_COLOUR, label="false positive"),
+            Patch(facecolor=FN_COLOUR, edgecolor="k", label="missed"),
             Line2D([], [], color="k", label="truth contour"),
         ],
         loc="lower right",

@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
 
-from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.labels import LabelScheme, condition_colours, get_scheme
 from papseg_utils.metrics.evaluate import evaluate, summarise
 from papseg_utils.viz.boundaries import _axes, _disc, plot_contour_comparison
 
@@ -277,9 +277,10 @@ def plot_empty_policy(table: pd.DataFrame | None = None, ax: plt.Axes | None = N
     """Line plot of :func:`empty_policy_example`: mean HD95 vs fraction of images missed."""
     t = empty_policy_example() if table is None else table
     fig, ax = _axes(ax, (6, 4))
+    colours = condition_colours(["penalty", "nan"])
     styles = {
-        "penalty": ("tab:blue", "-", "penalty (image diagonal)"),
-        "nan": ("tab:red", "--", "NaN dropped"),
+        "penalty": (colours["penalty"], "-", "penalty (image diagonal)"),
+        "nan": (colours["nan"], "--", "NaN dropped"),
     }
     for policy, g in t.groupby("policy"):
         colour, ls, label = styles[policy]

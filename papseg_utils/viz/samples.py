@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 from collections.abc import Sequence
 
 import cv2
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from papseg_utils.labels import IGNORE_COLOUR, LabelScheme, get_scheme
+from papseg_utils.viz.legibility import PAGE_WIDTH_IN
+
+TITLE_PT: float = 10.0
+"""Font size (pt) of panel titles and legends: 13.9 px on the page, never shrunk."""
 
 
 def overlay(
@@ -55,7 +62,7 @@ def add_class_legend(
             Patch(facecolor=np.array(IGNORE_COLOUR) / 255, edgecolor="k", label="ignored")
         )
     kwargs.setdefault("loc", "lower center")
-    kwargs.setdefault("fontsize", "small")
+    kwargs.setdefault("fontsize", TITLE_PT)
     kwargs.setdefault("ncols", len(handles))
     return ax.legend(handles=handles, **kwargs)
 
@@ -78,6 +85,25 @@ def plot_contours(
     return ax
 
 
+def legend_columns(labels: Sequence[str], width_in: float, fontsize: float = TITLE_PT) -> int:
+    """How many legend entries (swatch + label) fit side by side in ``width_in`` inches."""
+    entry_in = 0.55 + max(len(t) for t in labels) * 0.58 * fontsize / 72
+    return max(1, min(len(labels), int(width_in // entry_in)))
+
+
+def wrap_title(text: str, panel_in: float, fontsize: float = TITLE_PT) -> str:
+    """Break ``text`` into lines that fit a ``panel_in`` inch wide panel at ``fontsize`` pt.
+
+    Breaks at spaces, underscores and CamelCase humps (``RandomBrightness`` /
+    ``Contrast``), so transform and class names stay whole words.
+    """
+    chars = max(6, int(panel_in * 72 / (0.58 * fontsize)))
+    words = (
+        re.sub(r"(?<=[a-z])(?=[A-Z])", " ", text.replace("_", " ")) if len(text) > chars else text
+    )
+    return textwrap.fill(words, width=chars, break_long_words=False)
+
+
 def show_samples(
     images: Sequence[np.ndarray],
     masks: Sequence[np.ndarray] | None,
@@ -91,6 +117,9 @@ def show_samples(
 ):
     """Grid of images with their masks overlaid in class colours, and a legend.
 
+    The figure is never wider than the book's page (:data:`PAGE_WIDTH_IN`), so
+    panels shrink with ``ncols`` while titles keep a readable size (long ones wrap).
+
     Parameters
     ----------
     images : sequence of (H, W, 3) uint8
@@ -98,6 +127,7 @@ def show_samples(
     scheme : label scheme of the masks
     titles : one per image, optional
     ncols : panels per row
+    panel_size : largest side of a panel, inches
 
     Returns
     -------
@@ -109,8 +139,13 @@ def show_samples(
         raise ValueError("show_samples: no images given")
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
+    panel = min(panel_size, PAGE_WIDTH_IN / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows + 0.6), squeeze=False
+        nrows,
+        ncols,
+        figsize=(panel * ncols, (panel + 0.35) * nrows + 0.7),
+        squeeze=False,
+        layout="constrained",
     )
     for k, ax in enumerate(axes.flat):
         ax.set_axis_off()
@@ -119,12 +154,13 @@ def show_samples(
         img = images[k] if masks is None else overlay(images[k], masks[k], scheme, alpha)
         ax.imshow(img)
         if titles is not None:
-            ax.set_title(titles[k], fontsize="small")
+            ax.set_title(wrap_title(titles[k], panel), fontsize=TITLE_PT)
     if legend and masks is not None:
-        add_class_legend(fig, scheme, bbox_to_anchor=(0.5, 0.0))
+        labels = [scheme.label(i) for i in range(1, scheme.num_classes)]
+        ncols = legend_columns(labels, panel * ncols)
+        add_class_legend(fig, scheme, loc="outside lower center", fontsize=TITLE_PT, ncols=ncols)
     if suptitle:
         fig.suptitle(suptitle)
-    fig.tight_layout(rect=(0, 0.06 if legend and masks is not None else 0, 1, 1))
     return fig
 
 
@@ -138,7 +174,8 @@ def plot_side_by_side(
 ):
     """Rows of images, ``left[r]`` next to ``right[r]`` (e.g. Herlev vs synthetic cells per class).
 
-    Each image is shown at its own aspect ratio in a square panel. Returns the figure.
+    Each image is shown at its own aspect ratio in a square panel; panels shrink so
+    that the figure stays one page wide. Returns the figure.
     """
     nrows = len(row_labels)
     nl = max((len(r) for r in left), default=0)
@@ -146,8 +183,14 @@ def plot_side_by_side(
     ncols = nl + nr
     if nrows == 0 or ncols == 0:
         raise ValueError("plot_side_by_side: nothing to show")
+    label_in = 1.0  # room for the row labels
+    panel = min(panel_size, (PAGE_WIDTH_IN - label_in) / ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(panel_size * ncols, panel_size * nrows + 0.5), squeeze=False
+        nrows,
+        ncols,
+        figsize=(panel * ncols + label_in, panel * nrows + 0.5),
+        squeeze=False,
+        layout="constrained",
     )
     for r in range(nrows):
         row = list(left[r])[:nl] + [None] * (nl - len(left[r])) + list(right[r])[:nr]
@@ -160,10 +203,35 @@ def plot_side_by_side(
             if img is not None:
                 ax.imshow(img)
             if c == 0:
-                ax.set_ylabel(row_labels[r].replace("_", "\n"), fontsize="small")
+                ax.set_ylabel(row_labels[r].replace("_", "\n"), fontsize=9)
     if nl:
         axes[0, (nl - 1) // 2].set_title(left_title, loc="left" if nl % 2 == 0 else "center")
     if nr:
         axes[0, nl + (nr - 1) // 2].set_title(right_title, loc="left" if nr % 2 == 0 else "center")
-    fig.tight_layout()
+    return fig
+
+
+def plot_scheme_swatches(schemes: Sequence[str | LabelScheme] | None = None) -> Figure:
+    """One row of colour swatches per label scheme, each labelled with its class name.
+
+    ``schemes`` defaults to every scheme of :data:`papseg_utils.labels.SCHEMES`.
+    Returns a figure one page wide.
+    """
+    from papseg_utils.labels import SCHEMES
+
+    rows = [get_scheme(s) for s in (schemes if schemes is not None else SCHEMES.values())]
+    width = max(s.num_classes for s in rows)
+    fig, ax = plt.subplots(figsize=(PAGE_WIDTH_IN, 0.95 * len(rows) + 0.6), layout="constrained")
+    for row, scheme in enumerate(rows):
+        for i in range(scheme.num_classes):
+            ax.add_patch(
+                plt.Rectangle((i, -row - 0.62), 0.9, 0.5, color=scheme.colour(i, 1.0), ec="0.3")
+            )
+            label = scheme.label(i).replace(" ", "\n", 1)
+            ax.text(i + 0.45, -row - 0.66, label, ha="center", va="top", fontsize=9)
+    ax.set_yticks([-r - 0.37 for r in range(len(rows))], [s.name for s in rows])
+    ax.set(xlim=(-0.05, width), ylim=(-len(rows) - 0.1, 0.0), xticks=[])
+    ax.set_title("Class colours of each label scheme")
+    ax.spines[:].set_visible(False)
+    ax.tick_params(length=0)
     return fig
