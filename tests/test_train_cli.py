@@ -150,3 +150,28 @@ def test_profile_reads_the_notebook_recipe_and_flags_win():
     assert params["output_dir"] == cli.PARAMETERS["output_dir"][1]  # the templated path is left out
     with pytest.raises(cli.UsageError, match="no such profile"):
         cli.resolve_args(["--profile", "nope"])
+
+
+def test_parameters_are_declared_once():
+    """The notebook's parameters cell, the command and prepare_run all come from PARAMETERS."""
+    import inspect
+
+    import nbformat
+
+    from papseg_utils.train import parameters as P
+    from papseg_utils.train.recipe import prepare_run
+
+    nb = nbformat.read(REPO / "notebooks" / "06_fine_tuning.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    assert cell.source == P.parameters_cell(), (
+        "the parameters cell of notebook 06 differs from papseg_utils.train.parameters: run "
+        "python -m papseg_utils.train.parameters"
+    )
+    assert list(inspect.signature(prepare_run).parameters) == ["params"]
+    with pytest.raises(TypeError, match="unknown parameter.*epochs"):
+        prepare_run(epochs=3)
+    options = {a.dest for a in cli.build_parser()._actions if a.dest != "help"}
+    assert set(P.PARAMETERS) <= options
+    config = P.train_config({"num_epochs": 3, "max_steps_per_epoch": 0})
+    assert config.num_epochs == 3 and config.max_steps_per_epoch is None
+    assert config.lr == P.PARAMETERS["lr"][1]
