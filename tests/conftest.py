@@ -56,24 +56,17 @@ def repo_root() -> Path:
     return REPO_ROOT
 
 
-def herlev_path() -> Path:
-    """Where the Herlev data is expected (it may not exist)."""
-    env = os.environ.get("PAPSEG_HERLEV_DIR")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "herlev"
-
-
 @pytest.fixture(scope="session")
 def herlev_dir() -> Path:
-    """The Herlev folder; skips the test with the reason when it is absent."""
-    path = herlev_path()
+    """The Herlev folder (:func:`papseg_utils.data.herlev.default_root`); skips with the reason
+    when it is absent."""
+    from papseg_utils.data.herlev import ENV_VAR, default_root
+
+    path = default_root()
     if not path.is_dir():
-        how = (
-            "PAPSEG_HERLEV_DIR"
-            if os.environ.get("PAPSEG_HERLEV_DIR")
-            else "the fallback <repo>/../shared/data/herlev"
-        )
+        how = ENV_VAR if os.environ.get(ENV_VAR) else "the fallback <repo>/../shared/data/herlev"
         pytest.skip(
-            f"Herlev data not found at {path} ({how}); set PAPSEG_HERLEV_DIR to the unpacked dataset"
+            f"Herlev data not found at {path} ({how}); set {ENV_VAR} to the unpacked dataset"
         )
     return path
 

@@ -17,7 +17,7 @@ from papseg_utils.data.errors import (
     SizeMismatchError,
     UnknownLabelError,
 )
-from papseg_utils.data.herlev import CLASSES, LoadReport, count_herlev, default_root, load_herlev
+from papseg_utils.data.herlev import CLASSES, LoadReport, count_herlev, load_herlev
 from papseg_utils.labels import IGNORE_INDEX
 
 DEV_COUNTS = {
@@ -32,29 +32,21 @@ DEV_COUNTS = {
 PALETTE = [0, 0, 0, 128, 128, 128, 0, 0, 255, 0, 0, 128, 255, 0, 0]
 
 
-@pytest.fixture(scope="module")
-def herlev_root():
-    root = default_root()
-    if not root.exists():
-        pytest.skip(f"Herlev data absent at {root}; set PAPSEG_HERLEV_DIR to run these tests")
-    return root
-
-
 # ----------------------------------------------------------------------------- real data
 
 
-def test_dev_copy_counts_per_class(herlev_root):
-    counts = count_herlev(herlev_root)
+def test_dev_copy_counts_per_class(herlev_dir):
+    counts = count_herlev(herlev_dir)
     if sum(counts.values()) == 731:
         assert counts == DEV_COUNTS
-    report = validate("herlev", herlev_root)
+    report = validate("herlev", herlev_dir)
     assert report["carcinoma_in_situ"]["expected"] == 150
     assert sum(v["expected"] for v in report.values()) == 917
 
 
-def test_real_labels_sizes_and_gray_policy(herlev_root):
-    bg = load_herlev(herlev_root, gray="background", limit=3)
-    ig = load_herlev(herlev_root, gray="ignore", limit=3)
+def test_real_labels_sizes_and_gray_policy(herlev_dir):
+    bg = load_herlev(herlev_dir, gray="background", limit=3)
+    ig = load_herlev(herlev_dir, gray="ignore", limit=3)
     assert len(bg) == 3 * len(CLASSES)
     assert {s.group for s in bg} == set(CLASSES)
     for a, b in zip(bg, ig, strict=True):
@@ -68,8 +60,8 @@ def test_real_labels_sizes_and_gray_policy(herlev_root):
     assert sum((b.mask == IGNORE_INDEX).sum() for b in ig) > 0
 
 
-def test_real_paper_cells_scheme(herlev_root):
-    samples = load_dataset("herlev", herlev_root, scheme="paper_cells", limit=1)
+def test_real_paper_cells_scheme(herlev_dir):
+    samples = load_dataset("herlev", herlev_dir, scheme="paper_cells", limit=1)
     for s in samples:
         expected = 1 if s.group.startswith("normal") else 2
         assert set(np.unique(s.mask)) == {0, expected}
