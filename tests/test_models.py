@@ -143,3 +143,21 @@ def test_model_table_counts_parameters():
         build_model("fpn", 3).papseg_spec.params / 1e6, abs=0.01
     )
     assert row["family"] == "cnn" and "imagenet" in row["offline"]
+
+
+def test_one_freeze_function_for_smp_and_other_models():
+    """smp models keep a frozen encoder in eval mode through train(); the others re-freeze."""
+    unet = build_model("unet", num_classes=3, encoder="tf_efficientnet_lite0", image_classes=2)
+    trainable = freeze_encoder(unet)
+    unet.train()
+    norms = [m for m in unet.encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and not any(m.training for m in norms) and unet.base.decoder.training
+    assert trainable == sum(p.numel() for p in unet.parameters() if p.requires_grad)
+    freeze_encoder(unet, frozen=False)
+    unet.train()
+    assert all(m.training for m in norms)
+    seg = build_model("segformer", num_classes=3)
+    freeze_encoder(seg)
+    assert not any(p.requires_grad for p in seg.encoder.parameters())
+    with pytest.raises(ValueError, match="no .encoder"):
+        freeze_encoder(torch.nn.Conv2d(3, 3, 1))

@@ -440,13 +440,32 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 def freeze_encoder(model: nn.Module, frozen: bool = True) -> int:
-    """Set ``requires_grad = not frozen`` on the encoder; returns the trainable parameter count.
+    """Freeze (or unfreeze) ``model.encoder``: no gradients, normalisation statistics kept.
 
-    BatchNorm running statistics still update in train mode; call ``model.encoder.eval()`` after
-    ``model.train()`` to freeze them too.
+    The one way to freeze an encoder in papseg. For segmentation-models-pytorch models (also
+    inside an image-head wrapper) it is smp's own ``freeze_encoder()`` / ``unfreeze_encoder()``,
+    after which ``model.train()`` leaves the frozen encoder in eval mode. For the others (SegFormer,
+    the hybrids) it sets ``requires_grad`` and puts the encoder's normalisation layers that track
+    running statistics (BatchNorm, InstanceNorm) in eval mode; ``model.train()`` undoes that, so
+    call this again after it (the training loop does, every epoch). Returns the number of
+    trainable parameters of the whole model. Raises ``ValueError`` without an ``encoder``.
     """
-    for p in model.encoder.parameters():
-        p.requires_grad = not frozen
+    encoder = getattr(model, "encoder", None)
+    if not isinstance(encoder, nn.Module):
+        raise ValueError(
+            f"{type(model).__name__} has no .encoder module, so it cannot be frozen; "
+            "use freeze_epochs=0 or build the model with papseg_utils.models.build_model"
+        )
+    smp_model = next((m for m in (model, getattr(model, "base", None))
+                      if hasattr(m, "unfreeze_encoder")), None)  # fmt: skip
+    if smp_model is not None:
+        smp_model.freeze_encoder() if frozen else smp_model.unfreeze_encoder()
+    else:
+        encoder.requires_grad_(not frozen)
+        if frozen:
+            for m in encoder.modules():
+                if getattr(m, "track_running_stats", False):
+                    m.eval()
     return count_parameters(model, trainable_only=True)
 
 

@@ -9,8 +9,8 @@ Fine-tuning a pre-trained encoder usually works best when
 * the encoder may be frozen for the first ``freeze_epochs`` epochs, so the
   random decoder does not send large gradients into the pre-trained features.
   While frozen, the encoder's BatchNorm layers are kept in eval mode
-  (:func:`set_norm_eval`): their running statistics stay the ImageNet ones
-  instead of drifting towards a few cytology batches;
+  (:func:`papseg_utils.models.freeze_encoder`): their running statistics stay the ImageNet
+  ones instead of drifting towards a few cytology batches;
 * the learning rate warms up linearly for ``warmup_steps`` optimiser steps,
   then decays per step with a cosine or polynomial ("poly", DeepLab) schedule.
 """
@@ -151,35 +151,3 @@ def build_scheduler(
         return lr_factor(step, total_steps, warmup_steps, schedule, min_lr_ratio, power)
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def set_norm_eval(module: nn.Module) -> int:
-    """Put every BatchNorm layer in ``module`` in eval mode; return how many.
-
-    Call after ``model.train()`` while the encoder is frozen, so the
-    pre-trained running mean/variance are used and not updated.
-    """
-    n = 0
-    for m in module.modules():
-        if isinstance(m, nn.modules.batchnorm._BatchNorm):
-            m.eval()
-            n += 1
-    return n
-
-
-def set_encoder_trainable(model: nn.Module, trainable: bool) -> int:
-    """Freeze (``False``) or unfreeze (``True``) ``model.encoder``; return its parameter count.
-
-    Raises ``ValueError`` if the model has no ``encoder`` attribute.
-    """
-    encoder = getattr(model, "encoder", None)
-    if not isinstance(encoder, nn.Module):
-        raise ValueError(
-            f"{type(model).__name__} has no .encoder module, so it cannot be frozen; "
-            "use freeze_epochs=0 or build the model with papseg_utils.models.build_model"
-        )
-    n = 0
-    for p in encoder.parameters():
-        p.requires_grad_(trainable)
-        n += p.numel()
-    return n

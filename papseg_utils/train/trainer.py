@@ -25,17 +25,13 @@ from papseg_utils.device import dataloader_kwargs
 from papseg_utils.inference import logits_of
 from papseg_utils.labels import LabelScheme
 from papseg_utils.models.heads import image_logits_of
+from papseg_utils.models.registry import freeze_encoder
 from papseg_utils.train import checkpoint as ckpt
 from papseg_utils.train.config import TrainConfig
 from papseg_utils.train.distributed import ShardedBatchSampler, all_reduce_sum, barrier
 from papseg_utils.train.history import History
 from papseg_utils.train.losses import get_loss
-from papseg_utils.train.optim import (
-    build_optimizer,
-    build_scheduler,
-    set_encoder_trainable,
-    set_norm_eval,
-)
+from papseg_utils.train.optim import build_optimizer, build_scheduler
 from papseg_utils.train.seeding import epoch_seed, seed_everything
 from papseg_utils.train.validation import (
     empty_row,
@@ -117,7 +113,7 @@ class Trainer:
             cfg.loss, scheme.num_classes, cfg.class_weights, cfg.ignore_index, **cfg.loss_kwargs
         ).to(where.device)
         if cfg.freeze_epochs > 0:
-            set_encoder_trainable(self.model, True)  # raises early if there is no encoder
+            freeze_encoder(self.model, frozen=False)  # raises early if there is no encoder
         self.optimizer = build_optimizer(self.model, cfg.lr, cfg.encoder_lr, cfg.weight_decay)
         self._build_loaders(train_ds, val_ds)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / cfg.accumulate_steps)
@@ -224,7 +220,7 @@ class Trainer:
         want_frozen = epoch <= self.cfg.freeze_epochs
         if want_frozen != self.frozen:
             if self.cfg.freeze_epochs > 0:
-                set_encoder_trainable(self.model, not want_frozen)
+                freeze_encoder(self.model, frozen=want_frozen)
             self.frozen = want_frozen
             if self.where.dist.distributed:  # DDP registers the trainable parameters at wrap time
                 device = self.where.device
@@ -234,8 +230,8 @@ class Trainer:
                 )
                 self.train_module = self.ddp
         self.train_module.train()
-        if self.frozen:
-            set_norm_eval(self.model.encoder)
+        if self.frozen:  # smp models stay frozen through train(); the others need this again
+            freeze_encoder(self.model, frozen=True)
         self.sampler.set_epoch(epoch)
         seed = epoch_seed(self.cfg.seed, epoch, self.rank)
         self.generator.manual_seed(seed)
