@@ -29,7 +29,7 @@ def plot_history(
     df = history.to_frame() if isinstance(history, History) else history
     if df.empty:
         raise ValueError("plot_history: the history has no epochs")
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(3, 1, figsize=(7.2, 8.4))  # stacked: legible at the page width
     ax = axes[0]
     ax.plot(df["epoch"], df["train_loss"], "o-", label="train", color="0.2")
     if df["val_loss"].notna().any():
@@ -53,7 +53,7 @@ def plot_history(
     if df["val_mean_dice"].notna().any():
         ax.plot(df["epoch"], df["val_mean_dice"], "k--", label="mean (foreground)")
     ax.set(title="Validation Dice per class", xlabel="epoch", ylabel="Dice", ylim=(0, 1.02))
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax = axes[2]
     # the no-decay groups share their part's learning rate: one curve per part
     for col in [c for c in df if c.startswith("lr_") and not c.endswith("_no_decay")]:
@@ -64,7 +64,7 @@ def plot_history(
         ax.axvspan(0, last_frozen, color="0.9", label="encoder frozen")
     ax.set(title="Learning rate", xlabel="optimiser step", ylabel="lr")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
-    ax.legend(frameon=False, fontsize="small")
+    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
     for ax in axes[:2]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title:

@@ -100,8 +100,9 @@ def plot_error_maps(
     scheme = get_scheme(scheme)
     classes = list(range(1, scheme.num_classes))
     if axes is None:
+        side = min(3.4, 7.6 / len(classes))  # the row fits the page width
         fig, axes = plt.subplots(
-            1, len(classes), figsize=(3.4 * len(classes), 3.6), layout="constrained"
+            1, len(classes), figsize=(side * len(classes), side + 0.4), layout="constrained"
         )
     axes = np.atleast_1d(axes)
     fig = axes[0].figure

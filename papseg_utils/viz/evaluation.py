@@ -83,9 +83,14 @@ def plot_metric_distributions(
     """
     scheme = get_scheme(scheme)
     if axes is None:
+        ncols = min(2, len(metrics))  # two a row: legible at the page width
+        nrows = -(-len(metrics) // ncols)
         fig, axes = plt.subplots(
-            1, len(metrics), figsize=(3.6 * len(metrics), 3.8), layout="constrained"
+            nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows), layout="constrained", squeeze=False
         )
+        for ax in axes.flat[len(metrics) :]:
+            ax.set_visible(False)
+        axes = axes.flat[: len(metrics)]
     axes = np.atleast_1d(axes)
     fig = axes[0].figure
     order = [c for c in scheme.classes if c in set(df["class"])]
@@ -163,7 +168,7 @@ def plot_worst_cases(
     fig, axes = plt.subplots(
         max(len(worst), 1),
         4,
-        figsize=(12, 3.1 * max(len(worst), 1)),
+        figsize=(7.6, 2.1 * max(len(worst), 1)),
         layout="constrained",
         squeeze=False,
     )
@@ -208,7 +213,7 @@ def plot_uncertainty(
 ) -> Figure:
     """Image, softmax entropy (nats) and TTA variance side by side, truth contours on the maps."""
     if axes is None:
-        fig, axes = plt.subplots(1, 3, figsize=(12, 4), layout="constrained")
+        fig, axes = plt.subplots(1, 3, figsize=(7.6, 2.9), layout="constrained")
     fig = axes[0].figure
     axes[0].imshow(image)
     axes[0].set_title("image")
