@@ -3,7 +3,7 @@
 The plain loop is what a practitioner writes first: Herlev letterboxed once to
 uint8 tensors in memory, random flips and 90-degree rotations in torch, smp U-Net
 with the PyPI EfficientNet-Lite0 ImageNet encoder, cross-entropy + Dice, AdamW.
-``fit`` runs on the same images through :func:`papseg_utils.train.recipe.prepare_run`
+``fit`` runs on the same images through :func:`papseg_utils.train.recipe.prepare_training`
 with each augmentation policy given. Both use ``--threads`` torch threads and run
 ``--steps`` optimiser steps (batch ``--batch-size``) per trial; trials alternate
 between the arms and the median is reported, with the ratio to the plain loop.
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from papseg_utils.data.herlev import default_root  # noqa: E402
 from papseg_utils.train import TrainConfig, fit  # noqa: E402
-from papseg_utils.train.recipe import prepare_run  # noqa: E402
+from papseg_utils.train.recipe import prepare_training  # noqa: E402
 
 
 def plain_loop(train_ds, model, steps: int, batch_size: int, seed: int) -> float:
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         for trial in range(args.trials):
             for arm in arms:
                 policy = arm.split("/")[1] if "/" in arm else "none"
-                model, train_ds, _, _, _ = prepare_run(
+                model, train_ds, _, _, _ = prepare_training(
                     dataset="herlev", data_dir=args.data_dir, scheme="herlev3",
                     image_size=args.image_size, augmentation=policy, val_fraction=0.15,
                     test_fraction=0.15, seed=trial, output_dir=tmp,

@@ -154,7 +154,7 @@ def run_data(
     Each value is the argument when given (non-empty, non-zero, not None),
     else the checkpoint's record: ``config.json``'s ``data`` (written by
     :func:`papseg_utils.train.fit` after
-    :func:`~papseg_utils.train.recipe.prepare_run`), then the run's
+    :func:`~papseg_utils.train.recipe.prepare_training`), then the run's
     ``train_args.json`` (the ``train`` command), then ``config.json``'s
     ``image_size`` and ``train_config.seed``.
 

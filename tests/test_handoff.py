@@ -46,12 +46,12 @@ def test_every_06_profile_has_a_07_profile_reading_its_checkpoint():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
-    """A fine-tuning run as chapter 6 makes it: prepare_run, then fit (2 steps)."""
+    """A fine-tuning run as chapter 6 makes it: prepare_training, then fit (2 steps)."""
     from papseg_utils.train import TrainConfig, fit
-    from papseg_utils.train.recipe import prepare_run
+    from papseg_utils.train.recipe import prepare_training
 
     out = tmp_path_factory.mktemp("run")
-    model, train_ds, val_ds, scheme, _ = prepare_run(
+    model, train_ds, val_ds, scheme, _ = prepare_training(
         pretrained="none", image_size=64, num_train_images=10, seed=3, output_dir=out
     )
     config = TrainConfig(num_epochs=1, batch_size=2, max_steps_per_epoch=2, freeze_epochs=0,

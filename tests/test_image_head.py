@@ -104,11 +104,11 @@ def test_vote_per_cell_gives_each_component_one_class():
 
 
 def test_cv_folds_score_every_image_once(tmp_path):
-    from papseg_utils.train.recipe import prepare_run
+    from papseg_utils.train.recipe import prepare_training
 
     tests, trains = [], []
     for fold in range(3):
-        _, train_ds, val_ds, _, split = prepare_run(
+        _, train_ds, val_ds, _, split = prepare_training(
             dataset="synthetic", num_train_images=18, image_size=32, scheme="paper",
             cv_folds=3, fold=fold, val_fraction=0.0, pretrained="none",
             output_dir=tmp_path / f"f{fold}",
@@ -119,7 +119,7 @@ def test_cv_folds_score_every_image_once(tmp_path):
         trains.append(split["train"])
     every = [n for t in tests for n in t]
     assert len(every) == len(set(every)) == 18  # a partition of all images
-    _, _, _, _, with_val = prepare_run(
+    _, _, _, _, with_val = prepare_training(
         dataset="synthetic", num_train_images=18, image_size=32, scheme="paper", cv_folds=3,
         fold=0, val_fraction=0.2, pretrained="none", output_dir=tmp_path / "v",
     )  # fmt: skip

@@ -153,13 +153,13 @@ def test_profile_reads_the_notebook_recipe_and_flags_win():
 
 
 def test_parameters_are_declared_once():
-    """The notebook's parameters cell, the command and prepare_run all come from PARAMETERS."""
+    """The notebook's parameters cell, the command and prepare_training all come from PARAMETERS."""
     import inspect
 
     import nbformat
 
     from papseg_utils.train import parameters as P
-    from papseg_utils.train.recipe import prepare_run
+    from papseg_utils.train.recipe import prepare_training
 
     nb = nbformat.read(REPO / "notebooks" / "06_fine_tuning.ipynb", as_version=4)
     cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
@@ -167,9 +167,9 @@ def test_parameters_are_declared_once():
         "the parameters cell of notebook 06 differs from papseg_utils.train.parameters: run "
         "python -m papseg_utils.train.parameters"
     )
-    assert list(inspect.signature(prepare_run).parameters) == ["params"]
+    assert list(inspect.signature(prepare_training).parameters) == ["params"]
     with pytest.raises(TypeError, match="unknown parameter.*epochs"):
-        prepare_run(epochs=3)
+        prepare_training(epochs=3)
     options = {a.dest for a in cli.build_parser()._actions if a.dest != "help"}
     assert set(P.PARAMETERS) <= options
     config = P.train_config({"num_epochs": 3, "max_steps_per_epoch": 0})

@@ -11,7 +11,7 @@
 
 Options and defaults are the parameters of ``notebooks/06_fine_tuning.ipynb``
 (``--epochs`` is its ``num_epochs``); the set-up is
-:func:`papseg_utils.train.recipe.prepare_run` and the loop
+:func:`papseg_utils.train.recipe.prepare_training` and the loop
 :func:`papseg_utils.train.fit`, so the command and the notebook train the same
 model. ``--config`` reads a YAML mapping of the same keys (``num_epochs`` or
 ``epochs``, underscores or dashes); flags given on the command line win.
@@ -351,11 +351,11 @@ def _train(p, config, resume, argv, rank: int, world: int, fail) -> int:
     from papseg_utils.models import ModelConfigError, WeightsUnavailableError
     from papseg_utils.train import NonFiniteLossError, TrainingOOMError, fit
     from papseg_utils.train.checkpoint import CheckpointError, check_resumable
-    from papseg_utils.train.recipe import prepare_run
+    from papseg_utils.train.recipe import prepare_training
 
     start = time.perf_counter()
     try:
-        model, train_ds, val_ds, scheme, _split = prepare_run(
+        model, train_ds, val_ds, scheme, _split = prepare_training(
             **{k: p[k] for k in PARAMETERS if k not in ("resume", *TRAIN_KEYS)}
         )
     except (KeyError, ModelConfigError, DatasetError, FileNotFoundError) as err:

@@ -95,7 +95,7 @@ def fit(
         after each epoch's checkpoint is written; ``True`` stops training.
     record : JSON-serialisable facts saved under ``extra`` in every checkpoint's
         ``config.json``, besides ``train_ds.record`` (where
-        :func:`~papseg_utils.train.recipe.prepare_run` puts the dataset parameters under
+        :func:`~papseg_utils.train.recipe.prepare_training` puts the dataset parameters under
         ``"data"``), so that a checkpoint says what it was trained on.
 
     Returns

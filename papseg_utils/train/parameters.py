@@ -3,7 +3,7 @@
 ``PARAMETERS`` maps each name to ``(type, default, help)``. Everything else derives from it:
 
 * the options of the ``train`` command (:mod:`papseg_utils.train.cli`);
-* the defaults of :func:`~papseg_utils.train.recipe.prepare_run` (the data, split and model
+* the defaults of :func:`~papseg_utils.train.recipe.prepare_training` (the data, split and model
   keys, ``RECIPE_KEYS``) and :func:`train_config` (the optimisation keys, ``TRAIN_KEYS``);
 * the parameters cell of ``notebooks/06_fine_tuning.ipynb`` (papermill needs literals in the
   notebook): :func:`parameters_cell` renders it and ``python -m papseg_utils.train.parameters
@@ -58,12 +58,12 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "device": (str, "auto", '"auto", "cpu", "cuda" or "mps"'),
     "resume": (str, "", "checkpoint folder (or a run folder: its last/) to continue from"),
 }
-# parameters that go to TrainConfig (train_config) rather than prepare_run
+# parameters that go to TrainConfig (train_config) rather than prepare_training
 TRAIN_KEYS = ("num_epochs", "batch_size", "lr", "lr_encoder", "freeze_epochs", "warmup_epochs",
               "loss", "precision", "max_steps_per_epoch", "device")  # fmt: skip
 # command-line only (not in the notebook)
 COMMAND_ONLY = ("resume",)
-# prepare_run's keys
+# prepare_training's keys
 RECIPE_KEYS = tuple(k for k in PARAMETERS if k not in TRAIN_KEYS + COMMAND_ONLY)
 # the notebook's own knobs (plots), beside PARAMETERS
 NOTEBOOK_ONLY: dict[str, tuple[type, Any, str]] = {
@@ -77,14 +77,14 @@ def defaults(keys=None) -> dict[str, Any]:
 
 
 def recipe_parameters(given: dict[str, Any]) -> dict[str, Any]:
-    """``prepare_run``'s parameters: the defaults updated with ``given``.
+    """``prepare_training``'s parameters: the defaults updated with ``given``.
 
     Raises ``TypeError`` naming an unknown key and listing the valid ones.
     """
     unknown = sorted(set(given) - set(RECIPE_KEYS))
     if unknown:
         raise TypeError(
-            f"prepare_run: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(RECIPE_KEYS)}"
+            f"prepare_training: unknown parameter(s) {', '.join(unknown)}; valid: {', '.join(RECIPE_KEYS)}"
         )
     return {**defaults(RECIPE_KEYS), **given}
 

@@ -1,11 +1,11 @@
 """The fine-tuning recipe's set-up: data, split, model and datasets, from the chapter's parameters.
 
-:func:`prepare_run` is what ``notebooks/06_fine_tuning.ipynb`` does before it
+:func:`prepare_training` is what ``notebooks/06_fine_tuning.ipynb`` does before it
 calls :func:`~papseg_utils.train.fit`, so the notebook and the command line
 (``python -m papseg_utils train``, :mod:`papseg_utils.train.cli`) train the
 same model on the same images::
 
-    model, train_ds, val_ds, scheme, split = prepare_run(output_dir="runs/unet")
+    model, train_ds, val_ds, scheme, split = prepare_training(output_dir="runs/unet")
     history = fit(model, train_ds, val_ds, TrainConfig(...), "runs/unet", scheme=scheme)
 
 Under ``torchrun`` every process calls it (each builds the same data and
@@ -63,7 +63,7 @@ def data_record(
     }
 
 
-def prepare_run(
+def prepare_training(
     **params: Any,
 ) -> tuple[nn.Module, SegmentationDataset, SegmentationDataset, LabelScheme, dict[str, list[str]]]:
     """Build the model and the training/validation datasets of one fine-tuning run.
