@@ -1,0 +1,283 @@
+"""Figures of the results chapter: data efficiency, leaderboard, region vs boundary, forest plots.
+
+Plots take ``ax=None`` where they draw one panel and return the figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..labels import condition_colours, get_scheme
+from .study import FAMILY, HIGHER_IS_BETTER, _name, label, seed_summary, select, varying
+
+
+def plot_data_efficiency(
+    results: pd.DataFrame,
+    metric: str = "dice",
+    classes: Sequence[str] = ("nucleus", "cytoplasm"),
+    ax=None,
+    **where,
+):
+    """``metric`` vs training-data fraction, pre-trained vs scratch, one panel per class.
+
+    Points are runs (seeds); the line joins the seed means; the band is the mean
+    bootstrap 95 % interval over test images.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, axes = plt.subplots(1, len(classes), figsize=(5.2 * len(classes), 3.8), squeeze=False)
+        axes = axes[0]
+    else:
+        axes, fig = np.atleast_1d(ax), np.atleast_1d(ax)[0].figure
+    sub = select(results, **where)
+    colours = condition_colours(["imagenet", "none"])
+    styles = {
+        "imagenet": (colours["imagenet"], "ImageNet-pretrained"),
+        "none": (colours["none"], "from scratch"),
+    }
+    for axis, cls in zip(axes, classes, strict=True):
+        for weights, (colour, name) in styles.items():
+            s = seed_summary(select(sub, pretrained=weights), ["data_fraction"], metric, cls)
+            if s.empty:
+                continue
+            pct = 100 * s["data_fraction"]
+            axis.plot(pct, s["value"], "-o", color=colour, label=name)
+            axis.fill_between(pct, s["ci_low"], s["ci_high"], color=colour, alpha=0.15, lw=0)
+            runs = select(sub, pretrained=weights, metric=metric, aggregation="image-mean")
+            runs = runs[runs["class"] == cls]
+            axis.scatter(100 * runs["data_fraction"], runs["value"], color=colour, s=12, alpha=0.6)
+        axis.set_xscale("log")
+        axis.set_xticks([10, 25, 50, 100], ["10", "25", "50", "100"])
+        axis.set_xlabel("training images used (%)")
+        unit = "" if metric in HIGHER_IS_BETTER else " (µm)"
+        axis.set_ylabel(f"{_name(metric)}{unit}, mean over test images")
+        axis.set_title(f"{cls}")
+        axis.grid(alpha=0.3)
+        axis.legend(loc="lower right" if metric in HIGHER_IS_BETTER else "upper right", fontsize=8)
+    fig.suptitle(
+        f"Data efficiency: {_name(metric)} vs training-set size (band: 95 % CI over test images)"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_leaderboard(
+    results: pd.DataFrame, metric: str = "dice", scheme: str = "herlev3", ax=None, **where
+):
+    """Per-class ``metric`` with 95 % intervals, one row per run, coloured by class."""
+    import matplotlib.pyplot as plt
+
+    sub = select(results, aggregation="image-mean", metric=metric, scheme=scheme, **where)
+    labels = get_scheme(scheme)
+    runs = sub.drop_duplicates("run_id").copy()
+    extra = varying(runs)
+    runs["name"] = runs.apply(lambda r: label(r, extra), axis=1)
+    order = (
+        sub.groupby("run_id")["value"]
+        .mean()
+        .sort_values(ascending=metric not in HIGHER_IS_BETTER)
+        .index
+    )
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(8, 0.45 * len(order) + 1.6))
+    else:
+        fig = ax.figure
+    classes = [c for c in labels.foreground if c in set(sub["class"])]
+    height = 0.8 / max(len(classes), 1)
+    for k, cls in enumerate(classes):
+        c = sub[sub["class"] == cls].set_index("run_id").reindex(order)
+        y = np.arange(len(order)) + k * height
+        ax.errorbar(
+            c["value"], y, xerr=[c["value"] - c["ci_low"], c["ci_high"] - c["value"]], fmt="o",
+            color=labels.colour(labels.ids[cls], 1.0), label=cls, capsize=2,
+        )  # fmt: skip
+    names = runs.set_index("run_id").reindex(order)["name"]
+    ax.set_yticks(np.arange(len(order)) + height * (len(classes) - 1) / 2, names)
+    ax.invert_yaxis()
+    ax.set_xlabel(
+        f"{_name(metric)}{'' if metric in HIGHER_IS_BETTER else ' (µm)'} (95 % CI over test images)"
+    )
+    ax.set_title(f"{scheme}: {_name(metric)} per class")
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def plot_region_vs_boundary(
+    results: pd.DataFrame,
+    region: str = "dice",
+    boundary: str = "hd95",
+    scheme: str = "herlev3",
+    ax=None,
+    **where,
+):
+    """Each run as a point: region quality (x) against boundary quality (y), per class."""
+    import matplotlib.pyplot as plt
+
+    sub = select(results, aggregation="image-mean", scheme=scheme, **where)
+    wide = sub.pivot_table(
+        index=["run_id", "class"], columns="metric", values="value"
+    ).reset_index()
+    labels = get_scheme(scheme)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 4.2))
+    else:
+        fig = ax.figure
+    meta = sub.drop_duplicates("run_id").set_index("run_id")
+    markers = {"cnn": "o", "transformer": "s", "hybrid": "^"}
+    for cls in labels.foreground:
+        c = wide[wide["class"] == cls]
+        for rec in c.itertuples():
+            fam = FAMILY.get(meta.loc[rec.run_id, "architecture"], "cnn")
+            ax.scatter(
+                getattr(rec, region), getattr(rec, boundary), color=labels.colour(labels.ids[cls], 1.0),
+                marker=markers.get(fam, "o"), s=36, alpha=0.8, edgecolor="k", linewidth=0.3,
+            )  # fmt: skip
+    for cls in labels.foreground:
+        ax.scatter([], [], color=labels.colour(labels.ids[cls], 1.0), label=cls)
+    present = {FAMILY.get(a, "cnn") for a in meta["architecture"]}
+    for fam, m in markers.items():
+        if fam in present:
+            ax.scatter([], [], color="gray", marker=m, label=fam)
+    unit = "" if boundary in HIGHER_IS_BETTER else " (µm)"
+    ax.set_xlabel(f"{_name(region)} (region)")
+    ax.set_ylabel(f"{_name(boundary)}{unit} (boundary)")
+    ax.set_title("Region vs boundary quality, one point per run and class")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_side_by_side_predictions(
+    study_dir: str | Path,
+    run_ids: Sequence[str],
+    titles: Sequence[str],
+    samples: Sequence,
+    per_image: pd.DataFrame | None = None,
+    device: str = "auto",
+):
+    """Predictions of several runs on the same cells: one row per cell, one column per run.
+
+    Needs the study's checkpoints (``<study_dir>/runs/<run_id>/train/best``) and the
+    images (``samples``: :class:`~papseg_utils.data.base.Sample` list). Each panel
+    shows the true (solid) and predicted (dashed) contours, titled with that run's
+    per-image Dice of the smallest foreground class when ``per_image`` is given.
+    """
+    import matplotlib.pyplot as plt
+
+    from ..inference import predict_with_config
+    from ..labels import LabelScheme
+    from ..train.checkpoint import load_model
+    from ..viz.boundaries import plot_contour_comparison
+
+    models = []
+    for run_id in run_ids:
+        ckpt = Path(study_dir) / "runs" / run_id / "train" / "best"
+        if not ckpt.is_dir():
+            raise FileNotFoundError(
+                f"{ckpt}: checkpoint not found; rerun the study (checkpoints are not committed)"
+            )
+        models.append(load_model(ckpt, device=device))
+    scheme = LabelScheme.from_dict(models[0][1]["scheme"])
+    fig, axes = plt.subplots(
+        len(samples), len(run_ids), figsize=(3.6 * len(run_ids), 3.4 * len(samples)), squeeze=False
+    )
+    for i, sample in enumerate(samples):
+        for j, (model, config) in enumerate(models):
+            pred = predict_with_config(model, sample.image, config, device=device).argmax(0)
+            ax = axes[i, j]
+            plot_contour_comparison(sample.image, sample.mask, pred, scheme, ax=ax, linewidth=1.2)
+            title = titles[j] if i == 0 else ""
+            if per_image is not None:
+                rows = per_image[
+                    (per_image["run_id"] == run_ids[j])
+                    & (per_image["image"] == sample.name)
+                    & (per_image["metric"] == "dice")
+                ]
+                scores = ", ".join(
+                    f"{r['class']} {r['value']:.2f}" for r in rows.to_dict("records")
+                )
+                title = f"{title}\n{scores}" if title else scores
+            ax.set_title(title, fontsize=8)
+            if ax.get_legend() is not None and (i, j) != (0, len(run_ids) - 1):
+                ax.get_legend().remove()
+            ax.set_xlabel("")
+            ax.set_ylabel(sample.name.split("/")[0] if j == 0 else "", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle(
+        "Same test cells, different models: truth solid, prediction dashed (Dice per class)"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_forest(
+    tests: pd.DataFrame,
+    diff: str = "median_diff",
+    low: str = "diff_ci_low",
+    high: str = "diff_ci_high",
+    p: str = "p_holm",
+    label_col: str = "comparison",
+    panels: Sequence[str] = ("class", "metric"),
+    ncols: int = 2,
+    title: str | None = None,
+    distance_unit: str = "µm",
+):
+    """Forest plot of paired tests: one panel per ``panels`` value, one row per comparison.
+
+    Each row is the difference B - A (``diff``) with its 95 % interval
+    (``low``, ``high``) and, at the right of the panel, the p-value ``p``.
+    Filled markers: ``p < 0.05``. The dotted line is "no difference"; the
+    panel title says which side favours B (above 0 for Dice-like metrics,
+    below 0 for distances, in ``distance_unit``: µm in the study tables, px
+    in the ``evaluate`` command's without a pixel size). Takes the tables of
+    :func:`paired_comparisons` and :func:`paired_gains`; returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    keys = list(tests[list(panels)].drop_duplicates().itertuples(index=False, name=None))
+    rows = list(dict.fromkeys(tests[label_col]))
+    nrows = -(-len(keys) // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(7.2, nrows * (0.32 * len(rows) + 0.9) + 0.5),
+        sharey=True, squeeze=False,
+    )  # fmt: skip
+    y = {name: i for i, name in enumerate(rows)}
+    for ax, key in zip(axes.flat, keys, strict=False):
+        t = tests[(tests[list(panels)] == pd.Series(key, index=list(panels))).all(axis=1)]
+        metric = t["metric"].iloc[0] if "metric" in t else ""
+        for rec in t.to_dict("records"):
+            sig = rec[p] < 0.05
+            yy = y[rec[label_col]]
+            ax.errorbar(rec[diff], yy, xerr=[[rec[diff] - rec[low]], [rec[high] - rec[diff]]],
+                        fmt="o", color="#0072B2", mfc="#0072B2" if sig else "white", capsize=2)  # fmt: skip
+            ax.text(0.99, yy, f"p {rec[p]:.2g}", transform=ax.get_yaxis_transform(),
+                    ha="right", va="center", fontsize=7)  # fmt: skip
+        lo, hi = min(t[low].min(), 0.0), max(t[high].max(), 0.0)
+        span = (hi - lo) or 1.0
+        ax.set_xlim(lo - 0.05 * span, hi + 0.6 * span)  # room for the p-values
+        ax.axvline(0, color="0.4", ls=":", lw=1)
+        side = "> 0" if metric in HIGHER_IS_BETTER else "< 0"
+        unit = "" if metric in HIGHER_IS_BETTER or not metric else f" ({distance_unit})"
+        name = " ".join(str(k) for k in key if k != metric)
+        ax.set_title(f"{name} {_name(metric)}{unit}: B better {side}", fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        ax.tick_params(labelsize=8)
+    for ax in axes.flat[len(keys) :]:
+        ax.set_visible(False)
+    stat = "median" if "median" in diff else "mean"
+    for ax in axes[-1]:
+        ax.set_xlabel(f"{stat} difference B - A", fontsize=8)
+    axes[0, 0].set_yticks(range(len(rows)), rows)
+    axes[0, 0].invert_yaxis()
+    fig.suptitle(title or f"B - A with 95 % interval; filled: {p} < 0.05", fontsize=10)
+    fig.tight_layout()
+    return fig

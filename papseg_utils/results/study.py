@@ -1,0 +1,371 @@
+"""Study tables (see :mod:`papseg_utils.study`): loading, selecting, leaderboards, paired tests.
+
+A study folder holds ``runs.csv`` (one row per run), ``results.csv`` (one row per run x class x
+metric x aggregation, with bootstrap 95 % intervals over images) and ``per_image.csv.gz`` (one
+row per run x image x class x metric).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+#: Metrics where larger is better (the others are distances: smaller is better).
+HIGHER_IS_BETTER = {"dice", "iou", "precision", "recall", "nsd", "bf1"}
+#: Display names of the metrics in figures.
+METRIC_NAMES = {"dice": "Dice", "iou": "IoU", "hd95": "HD95", "hd": "HD", "assd": "ASSD",
+                "nsd": "surface Dice (NSD)", "bf1": "boundary F1", "precision": "precision",
+                "recall": "recall"}  # fmt: skip
+
+
+def _name(metric: str) -> str:
+    return METRIC_NAMES.get(metric, metric)
+
+
+FAMILY = {
+    "unet": "cnn",
+    "unetplusplus": "cnn",
+    "attention_unet": "cnn",
+    "deeplabv3plus": "cnn",
+    "fpn": "cnn",
+    "segformer": "transformer",
+    "pvt_fpn": "transformer",
+    "transunet": "hybrid",
+    "unetr": "hybrid",
+}
+
+
+@dataclass
+class StudyTables:
+    """The three tables of a study folder."""
+
+    runs: pd.DataFrame
+    results: pd.DataFrame
+    per_image: pd.DataFrame
+    source: Path
+
+
+def load_study(folder: str | Path) -> StudyTables:
+    """Read ``runs.csv``, ``results.csv`` and ``per_image.csv.gz`` from ``folder``.
+
+    Raises ``FileNotFoundError`` naming the missing file and how to make it.
+    """
+    folder = Path(folder)
+    missing = [
+        n for n in ("runs.csv", "results.csv", "per_image.csv.gz") if not (folder / n).is_file()
+    ]
+    if missing:
+        raise FileNotFoundError(
+            f"{folder}: {', '.join(missing)} not found. Run a study first, e.g. "
+            "`python -m papseg_utils study studies/herlev-cpu.yaml`, or point `results_dir` "
+            "at a folder holding its tables."
+        )
+    results = pd.read_csv(folder / "results.csv")
+    if "architecture" in results:
+        results["family"] = results["architecture"].map(FAMILY).fillna("other")
+    return StudyTables(
+        runs=pd.read_csv(folder / "runs.csv"),
+        results=results,
+        per_image=pd.read_csv(folder / "per_image.csv.gz"),
+        source=folder,
+    )
+
+
+def select(results: pd.DataFrame, **where) -> pd.DataFrame:
+    """Rows of ``results`` whose columns equal the given values (lists mean "any of")."""
+    mask = pd.Series(True, index=results.index)
+    for key, value in where.items():
+        values = value if isinstance(value, list | tuple | set) else [value]
+        mask &= results[key].isin(values)
+    return results[mask]
+
+
+def label(row: pd.Series | dict, extra: Sequence[str] = ()) -> str:
+    """Short human-readable name of a run: architecture (encoder, weights), plus ``extra`` keys."""
+    weights = "ImageNet" if row.get("pretrained") == "imagenet" else "scratch"
+    if row.get("pretrained") not in ("imagenet", "none"):
+        weights = str(row.get("pretrained"))
+    encoder = str(row.get("encoder", "")).replace("tf_efficientnet_", "")
+    parts = [f"{row.get('architecture')} ({encoder}, {weights})"]
+    for key in extra:
+        value = row.get(key)
+        if key == "data_fraction":
+            parts.append(f"{100 * float(value):g} % data")
+        elif key == "seed":
+            parts.append(f"seed {value}")
+        elif key == "augmentation":
+            parts.append(f"aug {value}")
+        else:
+            parts.append(str(value))
+    return ", ".join(parts)
+
+
+def varying(
+    results: pd.DataFrame, keys: Sequence[str] = ("scheme", "augmentation", "data_fraction", "seed")
+) -> list[str]:
+    """The keys among ``keys`` that take more than one value in ``results``."""
+    return [k for k in keys if k in results and results[k].nunique() > 1]
+
+
+def leaderboard(
+    results: pd.DataFrame,
+    metrics: Sequence[str] = ("dice", "iou", "hd95"),
+    spacing_um: float | None = None,
+    **where,
+) -> pd.DataFrame:
+    """One row per run, one column per class x metric: ``value [low, high]`` strings.
+
+    Uses the per-image means (``aggregation == "image-mean"``) with their
+    bootstrap 95 % intervals. Distances stored in um are also given in px
+    when ``spacing_um`` is set. Rows are sorted by the mean foreground Dice.
+    """
+    sub = select(results, aggregation="image-mean", **where)
+    sub = sub[sub["metric"].isin(metrics)]
+    if sub.empty:
+        return pd.DataFrame()
+    rows = []
+    for run_id, grp in sub.groupby("run_id", sort=False):
+        first = grp.iloc[0]
+        row = {"run": label(first), "family": FAMILY.get(first["architecture"], "other")}
+        for key in ("scheme", "augmentation", "data_fraction", "seed"):
+            if key in grp:
+                row[key] = first[key]
+        for rec in grp.to_dict("records"):
+            key = f"{rec['class']} {rec['metric']}"
+            row[key] = _fmt(rec["value"], rec["ci_low"], rec["ci_high"], rec["metric"])
+            if rec["unit"] == "um" and spacing_um:
+                lo, mid, hi = (rec[k] / spacing_um for k in ("ci_low", "value", "ci_high"))
+                row[f"{key} (px)"] = _fmt(mid, lo, hi, "px")
+        dice = grp[grp.metric == "dice"]["value"]
+        row["_sort"] = dice.mean() if len(dice) else np.nan
+        row["run_id"] = run_id
+        rows.append(row)
+    table = pd.DataFrame(rows).sort_values("_sort", ascending=False).drop(columns="_sort")
+    return table.set_index("run").reset_index()
+
+
+def _fmt(value: float, low: float, high: float, metric: str) -> str:
+    digits = 3 if metric in HIGHER_IS_BETTER else 2
+    if np.isnan(low) or np.isnan(high):
+        return f"{value:.{digits}f}"
+    return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
+
+
+def compact_board(
+    results: pd.DataFrame,
+    metrics: Sequence[str] = ("dice",),
+    digits: int = 3,
+    **where,
+) -> pd.DataFrame:
+    """Per-image means, one row per run, one column per (metric, class): a table that fits a page.
+
+    The row label is :func:`label` plus only the keys that vary among the runs
+    (:func:`varying`), so constant settings are not repeated on every row.
+    Values are rounded to ``digits``; rows are sorted by the mean foreground
+    Dice (the order of :func:`leaderboard`). Intervals are left to the figures
+    (:func:`plot_leaderboard`) and the paired tests.
+    """
+    sub = select(results, aggregation="image-mean", **where)
+    sub = sub[sub["metric"].isin(metrics)]
+    if sub.empty:
+        return pd.DataFrame()
+    runs = sub.drop_duplicates("run_id").set_index("run_id")
+    extra = varying(runs.reset_index())
+    names = {r: label(row, extra) for r, row in runs.iterrows()}
+    table = sub.pivot_table(index="run_id", columns=["metric", "class"], values="value")
+    table = table.reindex(columns=[m for m in metrics if m in table.columns.levels[0]], level=0)
+    dice = select(results, aggregation="image-mean", metric="dice", **where)
+    order = dice.groupby("run_id")["value"].mean().reindex(table.index)
+    table = table.loc[order.sort_values(ascending=False).index]
+    table.index = pd.Index([names[r] for r in table.index], name="run")
+    table.columns.names = [None, None]
+    return table.round(digits)
+
+
+def run_table(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs of a study, one short row each: what varies, the status if any failed, minutes.
+
+    Columns: ``run`` (:func:`label`), then those of ``scheme``,
+    ``augmentation``, ``data %``, ``epochs`` and ``seed`` that take more than
+    one value, ``status`` and ``error`` only when some run is not done, and
+    ``minutes`` of wall time.
+    """
+    t = runs.rename(columns=lambda c: c.removeprefix("param."))
+    out = pd.DataFrame({"run": [label(r) for r in t.to_dict("records")]}, index=t.index)
+    wanted = {"scheme": "scheme", "augmentation": "augmentation", "data_fraction": "data %",
+              "num_epochs": "epochs", "seed": "seed"}  # fmt: skip
+    for key, name in wanted.items():
+        if key in t and t[key].nunique() > 1:
+            out[name] = (100 * t[key]).map("{:g}".format) if key == "data_fraction" else t[key]
+    if "status" in t and (t["status"] != "done").any():
+        out["status"], out["error"] = t["status"], t.get("error", "")
+    out["minutes"] = (t["wall_s"] / 60).round(1)
+    return out.reset_index(drop=True)
+
+
+def seed_summary(results: pd.DataFrame, by: Sequence[str], metric: str, cls: str) -> pd.DataFrame:
+    """Mean over seeds of the per-run image-means, with the min and max over seeds.
+
+    Returns columns ``*by, value, seed_min, seed_max, n_seeds, ci_low, ci_high``
+    where the interval is the mean of the runs' bootstrap bounds (a rough band;
+    the paired tests are the real comparison).
+    """
+    sub = select(results, aggregation="image-mean", metric=metric)
+    sub = sub[sub["class"] == cls]
+    out = (
+        sub.groupby(list(by), sort=True)
+        .agg(
+            value=("value", "mean"),
+            seed_min=("value", "min"),
+            seed_max=("value", "max"),
+            n_seeds=("value", "size"),
+            ci_low=("ci_low", "mean"),
+            ci_high=("ci_high", "mean"),
+        )
+        .reset_index()
+    )
+    return out
+
+
+def per_image_values(
+    per_image: pd.DataFrame, run_ids: Sequence[str], metric: str, cls: str
+) -> pd.Series:
+    """Per-image values of ``metric`` for ``cls``, averaged over ``run_ids`` (e.g. seeds).
+
+    Index: image name. Images where a run has NaN (both masks empty) are dropped.
+    """
+    sub = per_image[
+        per_image["run_id"].isin(run_ids)
+        & (per_image["metric"] == metric)
+        & (per_image["class"] == cls)
+    ]
+    wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first")
+    return wide.dropna().mean(axis=1)
+
+
+def paired_comparisons(
+    tables: StudyTables,
+    pairs: Sequence[tuple[str, dict, dict]],
+    metrics: Sequence[str] = ("dice",),
+    classes: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Wilcoxon signed-rank tests of B vs A on the same test images, Holm-corrected.
+
+    ``pairs`` holds ``(name, where_a, where_b)``: each ``where`` selects runs
+    (e.g. ``{"pretrained": "none", "data_fraction": 0.1}``); several runs (seeds)
+    are averaged per image first. Returns one row per pair x class x metric with
+    the median difference (B - A) and its 95 % CI, the rank-biserial effect size,
+    n images, p and the Holm-adjusted p over all rows.
+    """
+    from ..metrics.stats import holm, paired_test
+
+    rows = []
+    for name, where_a, where_b in pairs:
+        runs_a = select(tables.results, **where_a)["run_id"].unique()
+        runs_b = select(tables.results, **where_b)["run_id"].unique()
+        if not len(runs_a) or not len(runs_b):
+            raise ValueError(
+                f"comparison {name!r}: no run matches {where_a if not len(runs_a) else where_b}"
+            )
+        scheme_classes = select(tables.results, run_id=list(runs_a))["class"].unique()
+        for cls in classes or scheme_classes:
+            for metric in metrics:
+                a = per_image_values(tables.per_image, runs_a, metric, cls)
+                b = per_image_values(tables.per_image, runs_b, metric, cls)
+                common = a.index.intersection(b.index)
+                res = paired_test(b[common].to_numpy(), a[common].to_numpy())  # B - A
+                rows.append(
+                    {
+                        "comparison": name,
+                        "class": cls,
+                        "metric": metric,
+                        "n_images": res.n,
+                        "mean_a": float(a[common].mean()),
+                        "mean_b": float(b[common].mean()),
+                        "median_diff": res.median_diff,
+                        "diff_ci_low": res.ci_low,
+                        "diff_ci_high": res.ci_high,
+                        "rank_biserial": res.rank_biserial,
+                        "p_value": res.p_value,
+                        "runs_a": len(runs_a),
+                        "runs_b": len(runs_b),
+                    }
+                )
+    out = pd.DataFrame(rows)
+    if len(out):
+        out["p_holm"] = holm(out["p_value"].to_numpy())
+    return out
+
+
+def target_check(results: pd.DataFrame, aggregation: str = "image-mean", **where) -> pd.DataFrame:
+    """The project's Herlev targets against one or more runs (herlev3 scheme).
+
+    Targets: nucleus Dice >= 0.95, cytoplasm Dice >= 0.90, mean IoU over
+    cytoplasm and nucleus >= 0.85, under ``aggregation``: ``"image-mean"``
+    (mean over test images) or ``"micro"`` (pixel counts pooled over images).
+    """
+    sub = select(results, aggregation=aggregation, scheme="herlev3", **where)
+    rows = []
+    for run_id, grp in sub.groupby("run_id", sort=False):
+        val = grp.set_index(["class", "metric"])["value"]
+        miou = np.mean([val.get(("cytoplasm", "iou"), np.nan), val.get(("nucleus", "iou"), np.nan)])
+        first = grp.iloc[0]
+        for what, got, target in (
+            ("nucleus Dice", val.get(("nucleus", "dice"), np.nan), 0.95),
+            ("cytoplasm Dice", val.get(("cytoplasm", "dice"), np.nan), 0.90),
+            ("mean IoU (cytoplasm, nucleus)", miou, 0.85),
+        ):
+            rows.append(
+                {
+                    "run": label(first),
+                    "run_id": run_id,
+                    "aggregation": aggregation,
+                    "target": what,
+                    "value": got,
+                    "goal": target,
+                    "met": bool(got >= target),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def metric_correlation(
+    results: pd.DataFrame, a: str = "dice", b: str = "hd95", **where
+) -> pd.DataFrame:
+    """Pearson correlation of two metrics over runs, per class (per-image means).
+
+    One point per run and class, as in :func:`plot_region_vs_boundary`.
+    Returns columns ``class``, ``r`` and ``runs``.
+    """
+    sub = select(results, aggregation="image-mean", metric=[a, b], **where)
+    wide = sub.pivot_table(index=["class", "run_id"], columns="metric", values="value")
+    rows = [
+        {"class": cls, "r": float(g[a].corr(g[b])), "runs": len(g)}
+        for cls, g in wide.groupby(level="class")
+    ]
+    return pd.DataFrame(rows, columns=["class", "r", "runs"])
+
+
+def best_run(results: pd.DataFrame, metric: str = "dice", **where) -> pd.Series:
+    """The run with the highest mean foreground ``metric`` (per-image means) among ``where``."""
+    sub = select(results, aggregation="image-mean", metric=metric, **where)
+    if sub.empty:
+        raise ValueError(f"no run matches {where}")
+    scores = sub.groupby("run_id")["value"].mean()
+    best = scores.idxmax() if metric in HIGHER_IS_BETTER else scores.idxmin()
+    return sub[sub["run_id"] == best].iloc[0]
+
+
+def format_tests(tests: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """Readable copy of a :func:`paired_comparisons` table: numbers rounded, p-values as ``%.2g``."""
+    out = tests.drop(columns=[c for c in ("runs_a", "runs_b") if c in tests])
+    for col in out.columns:
+        if col in ("p_value", "p_holm"):
+            out[col] = out[col].map(lambda p: f"{p:.2g}")
+        elif out[col].dtype.kind == "f":
+            out[col] = out[col].round(digits)
+    return out
