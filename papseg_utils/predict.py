@@ -220,96 +220,23 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+class _Stop(Exception):
+    """Ends the command: exit ``code`` after printing ``error: message``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
 def _main(args: argparse.Namespace) -> int:
-    from papseg_utils.data.io import read_image
-    from papseg_utils.train.checkpoint import CheckpointError, load_model, resolve_checkpoint
-
-    problem = check_options(args)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
     try:
-        ckpt = resolve_checkpoint(args.checkpoint)
-    except FileNotFoundError as err:
-        print(f"error: {for_command_line(str(err))}", file=sys.stderr)
-        return 2
-    pairs, problems = collect_inputs(args.inputs, args.recursive)
-    for msg in problems:
-        print(f"warning: {msg}", file=sys.stderr)
-    if not pairs:
-        print(
-            "error: no input images found; pass image files or folders of images", file=sys.stderr
-        )
-        return 2
-    out = Path(args.out).resolve()
-    for raw in args.inputs:
-        p = Path(raw).resolve()
-        folder = p if p.is_dir() else p.parent
-        if out == folder or (p.is_dir() and _inside(out, p)):
-            print(
-                f"error: --out {args.out} is (inside) the input folder {folder}; "
-                "choose a separate output folder (inputs are never written to)",
-                file=sys.stderr,
-            )
-            return 2
-    jobs = []
-    for src, rel in pairs:
-        name = rel.with_suffix(".png")
-        targets = [out / "masks" / name] + ([] if args.no_overlay else [out / "overlays" / name])
-        jobs.append((src, rel, targets))
-    all_targets = [t for _, _, ts in jobs for t in ts] + [out / "predict_log.json"]
-    problem = unsafe_outputs(all_targets, args.inputs, [src for src, _ in pairs])
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 2
-    if len({str(r.with_suffix("")) for _, r, _ in jobs}) != len(jobs):
-        print(
-            "error: two inputs map to the same output name (same stem); rename one", file=sys.stderr
-        )
-        return 2
-    existing = [t for _, _, ts in jobs for t in ts if t.exists()]
-    if existing and not args.overwrite:
-        shown = ", ".join(str(t) for t in existing[:3])
-        print(
-            f"error: {len(existing)} output files exist (e.g. {shown}); pass --overwrite to replace them",
-            file=sys.stderr,
-        )
-        return 1
-    try:
-        from papseg_utils.train.checkpoint import load_config
-
-        problem = check_tile_size(args.tile_size, load_config(ckpt))
-        if problem:
-            print(f"error: {problem}", file=sys.stderr)
-            return 2
-        model, config = load_model(ckpt, device=args.device)
-    except CheckpointError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    scheme = _scheme_from_config(config)
-    from papseg_utils.viz.samples import overlay
-
-    written, skipped = [], []
-    bar = tqdm(jobs, desc="predict", unit="image", disable=len(jobs) < _PROGRESS_MIN)
-    for src, _rel, targets in bar:
-        try:
-            image = read_image(src)
-        except (OSError, ValueError) as err:
-            if args.strict:
-                print(f"error: {err} (--strict: stopping)", file=sys.stderr)
-                return 1
-            skipped.append({"file": str(src), "reason": str(err)})
-            log.warning("skipped %s: %s", src, err)
-            continue
-        preds = predict_image(model, image, config, args)
-        for t in targets:
-            t.parent.mkdir(parents=True, exist_ok=True)
-        mask_img = Image.fromarray(preds, mode="P")
-        mask_img.putpalette(scheme.flat_palette())
-        mask_img.save(targets[0])
-        if not args.no_overlay:
-            Image.fromarray(overlay(image, preds, scheme)).save(targets[1])
-        written.append({"input": str(src), "mask": str(targets[0].relative_to(out))})
+        ckpt, pairs, out = _inputs(args)
+        jobs = _jobs(args, pairs, out)
+        model, config, scheme = _model(args, ckpt)
+        written, skipped = _predict_all(args, jobs, model, config, scheme, out)
+    except _Stop as stop:
+        print(f"error: {stop.message}", file=sys.stderr)
+        return stop.code
     record = {
         "checkpoint": str(ckpt),
         "checkpoint_sha256": config.get("checkpoint_sha256"),
@@ -327,6 +254,100 @@ def _main(args: argparse.Namespace) -> int:
     for s in skipped:
         print(f"  skipped {s['file']}: {s['reason']}", file=sys.stderr)
     return 1 if skipped else 0
+
+
+def _inputs(args: argparse.Namespace):
+    """The checkpoint folder, the (image, relative name) pairs and the output folder."""
+    from papseg_utils.train.checkpoint import resolve_checkpoint
+
+    problem = check_options(args)
+    if problem:
+        raise _Stop(2, problem)
+    try:
+        ckpt = resolve_checkpoint(args.checkpoint)
+    except FileNotFoundError as err:
+        raise _Stop(2, for_command_line(str(err))) from None
+    pairs, problems = collect_inputs(args.inputs, args.recursive)
+    for msg in problems:
+        print(f"warning: {msg}", file=sys.stderr)
+    if not pairs:
+        raise _Stop(2, "no input images found; pass image files or folders of images")
+    out = Path(args.out).resolve()
+    for raw in args.inputs:
+        p = Path(raw).resolve()
+        folder = p if p.is_dir() else p.parent
+        if out == folder or (p.is_dir() and _inside(out, p)):
+            raise _Stop(
+                2,
+                f"--out {args.out} is (inside) the input folder {folder}; "
+                "choose a separate output folder (inputs are never written to)",
+            )
+    return ckpt, pairs, out
+
+
+def _jobs(args: argparse.Namespace, pairs, out: Path) -> list:
+    """``(source, relative name, [mask file, overlay file])`` per image; refuses unsafe outputs."""
+    jobs = []
+    for src, rel in pairs:
+        name = rel.with_suffix(".png")
+        targets = [out / "masks" / name] + ([] if args.no_overlay else [out / "overlays" / name])
+        jobs.append((src, rel, targets))
+    all_targets = [t for _, _, ts in jobs for t in ts] + [out / "predict_log.json"]
+    problem = unsafe_outputs(all_targets, args.inputs, [src for src, _ in pairs])
+    if problem:
+        raise _Stop(2, problem)
+    if len({str(r.with_suffix("")) for _, r, _ in jobs}) != len(jobs):
+        raise _Stop(2, "two inputs map to the same output name (same stem); rename one")
+    existing = [t for _, _, ts in jobs for t in ts if t.exists()]
+    if existing and not args.overwrite:
+        shown = ", ".join(str(t) for t in existing[:3])
+        raise _Stop(
+            1,
+            f"{len(existing)} output files exist (e.g. {shown}); pass --overwrite to replace them",
+        )
+    return jobs
+
+
+def _model(args: argparse.Namespace, ckpt: Path):
+    """The model, its config and its label scheme, after the tile-size check."""
+    from papseg_utils.train.checkpoint import CheckpointError, load_config, load_model
+
+    try:
+        problem = check_tile_size(args.tile_size, load_config(ckpt))
+        if problem:
+            raise _Stop(2, problem)
+        model, config = load_model(ckpt, device=args.device)
+    except CheckpointError as err:
+        raise _Stop(2, str(err)) from None
+    return model, config, _scheme_from_config(config)
+
+
+def _predict_all(args, jobs, model, config, scheme, out: Path) -> tuple[list, list]:
+    """Predict and write every image; returns (written, skipped) records."""
+    from papseg_utils.data.io import read_image
+    from papseg_utils.viz.samples import overlay
+
+    written, skipped = [], []
+    bar = tqdm(jobs, desc="predict", unit="image", disable=len(jobs) < _PROGRESS_MIN)
+    for src, _rel, targets in bar:
+        try:
+            image = read_image(src)
+        except (OSError, ValueError) as err:
+            if args.strict:
+                raise _Stop(1, f"{err} (--strict: stopping)") from None
+            skipped.append({"file": str(src), "reason": str(err)})
+            log.warning("skipped %s: %s", src, err)
+            continue
+        preds = predict_image(model, image, config, args)
+        for t in targets:
+            t.parent.mkdir(parents=True, exist_ok=True)
+        mask_img = Image.fromarray(preds, mode="P")
+        mask_img.putpalette(scheme.flat_palette())
+        mask_img.save(targets[0])
+        if not args.no_overlay:
+            Image.fromarray(overlay(image, preds, scheme)).save(targets[1])
+        written.append({"input": str(src), "mask": str(targets[0].relative_to(out))})
+    return written, skipped
 
 
 if __name__ == "__main__":  # pragma: no cover
