@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 from .networks import Student, Teacher, feature_loss, kl_loss
-from .sources import DISTILL_IMAGES, load_images
+from .sources import DISTILL_IMAGES, load_image
 from .views import AugmentedViews
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ class Distiller:
         self.student.to(self.device)
         self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay)  # fmt: skip
-        self.views = AugmentedViews(load_images_named(cfg.images), cfg.image_size,
+        self.views = AugmentedViews([load_image(n) for n in cfg.images], cfg.image_size,
                                     cfg.cutmix_p, cfg.mixup_p)  # fmt: skip
         self.step, self.seconds = 0, 0.0
         if (self.out / CHECKPOINT).exists():
@@ -226,11 +226,4 @@ class Distiller:
         return path
 
 
-def load_images_named(names: list[str]):
-    """:func:`~.sources.load_image` for each name."""
-    from .sources import load_image
-
-    return [load_image(n) for n in names]
-
-
-__all__ = ["DistillConfig", "Distiller", "lr_at", "load_images", "ENCODER_FILE"]
+__all__ = ["ENCODER_FILE", "DistillConfig", "Distiller", "lr_at"]
