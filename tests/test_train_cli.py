@@ -175,3 +175,14 @@ def test_parameters_are_declared_once():
     config = P.train_config({"num_epochs": 3, "max_steps_per_epoch": 0})
     assert config.num_epochs == 3 and config.max_steps_per_epoch is None
     assert config.lr == P.PARAMETERS["lr"][1]
+
+
+def test_papermill_parses_every_rendered_parameter():
+    """A help text papermill cannot parse (e.g. one with "=") would drop a parameter silently."""
+    import papermill
+
+    from papseg_utils.train import parameters as P
+
+    declared = papermill.inspect_notebook(str(REPO / "notebooks" / "06_fine_tuning.ipynb"))
+    expected = [k for k in P.PARAMETERS if k not in P.COMMAND_ONLY] + list(P.NOTEBOOK_ONLY)
+    assert sorted(declared) == sorted(expected)
