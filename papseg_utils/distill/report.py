@@ -107,7 +107,7 @@ def agreement_table(provenance: str | Path | dict) -> tuple[pd.DataFrame, pd.Dat
 
     ``agreement``: top-1/top-5 agreement with the teacher on the held-out images, the
     distillation images and for a randomly initialised student. ``predictions``: teacher and
-    student top-3 classes for each held-out image.
+    student top-2 classes for each held-out image.
     """
     meta = provenance if isinstance(provenance, dict) else json.loads(Path(provenance).read_text())
     rep = meta["agreement"]
@@ -119,10 +119,10 @@ def agreement_table(provenance: str | Path | dict) -> tuple[pd.DataFrame, pd.Dat
         rows.append({"views of": what, "images": r["images"], "views": r["views"],
                      "top-1 agreement": round(r["top1"], 3),
                      "top-5 agreement": round(r["top5"], 3)})  # fmt: skip
-    preds = [{"image": name.split(":")[1], "shows": p["shows"],
-              "teacher": ", ".join(f"{c} ({v:.2f})" for c, v in p["teacher"]),
-              "student": ", ".join(f"{c} ({v:.2f})" for c, v in p["student"])}
-             for name, p in rep["predictions"].items()]  # fmt: skip
+    preds = [{"image (shows)": p["shows"],
+              "teacher, top 2": ", ".join(f"{c} ({v:.2f})" for c, v in p["teacher"][:2]),
+              "student, top 2": ", ".join(f"{c} ({v:.2f})" for c, v in p["student"][:2])}
+             for p in rep["predictions"].values()]  # fmt: skip
     return pd.DataFrame(rows), pd.DataFrame(preds)
 
 
