@@ -17,7 +17,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 ARMS = ("segformer-scratch", "segformer-distilled", "unet-lite0")
@@ -58,18 +57,17 @@ def _select(runs: pd.DataFrame, key: tuple[str, str, str]) -> pd.DataFrame:
 
 
 def arm_table(runs: pd.DataFrame, keys=KEYS) -> pd.DataFrame:
-    """Mean per-image Dice per arm, fraction and seed, and the mean over seeds.
+    """Mean per-image Dice per arm and fraction: the mean over seeds, then each seed's mean.
 
-    One row per (fraction, arm); columns ``<class>`` (seed mean) and ``<class> seeds`` (the
-    per-seed means, e.g. ``0.931 / 0.925``), rounded to 3 digits.
+    One row per (fraction, arm); one column per class, e.g. ``0.836 (0.836 / 0.835)``.
     """
     rows = []
     for (frac, arm), t in runs.groupby(["fraction", "arm"], sort=False):
-        row = {"data": f"{frac:.0%}", "arm": arm, "seeds": t.seed.nunique()}
+        row = {"data": f"{frac:.0%}", "arm": arm}
         for key in keys:
             per_seed = _select(t, key).groupby("seed")["value"].mean()
-            row[key[1]] = round(float(per_seed.mean()), 3) if len(per_seed) else np.nan
-            row[f"{key[1]} seeds"] = " / ".join(f"{v:.3f}" for v in per_seed)
+            seeds = " / ".join(f"{v:.3f}" for v in per_seed)
+            row[key[1]] = f"{per_seed.mean():.3f} ({seeds})" if len(per_seed) else ""
         rows.append(row)
     order = {a: i for i, a in enumerate(ARMS)}
     out = pd.DataFrame(rows)
