@@ -138,3 +138,23 @@ def test_cli_rejects_bad_settings_and_resumes_only_the_same_run(tmp_path, capsys
     assert (tmp_path / "r" / "encoder.safetensors").is_file()
     code = distill_cli.main([*args[:3], "2", *args[4:]])
     assert code == 1 and "other settings" in capsys.readouterr().err
+
+
+def test_report_reads_the_committed_comparison():
+    """The chapter's tables come from the committed runs: 3 arms x 2 fractions x 2 seeds."""
+    from pathlib import Path
+
+    from papseg_utils.distill import report as D
+
+    runs = D.load_runs(Path(__file__).resolve().parents[1] / "results" / "distilled-vs-scratch")
+    assert runs.groupby(["arm", "fraction"]).seed.nunique().eq(2).all()
+    assert set(runs.arm) == set(D.ARMS) and set(runs.fraction) == {1.0, 0.1}
+    table = D.arm_table(runs)
+    assert list(table.arm[:3]) == list(D.ARMS) and table.shape == (6, 6)
+    paired = D.paired_table(runs, n_boot=200)
+    row = paired[(paired.comparison == "distilled - scratch") & (paired["class"] == "nucleus")]
+    assert len(row) == 2
+    assert (row.mean_diff - (row.mean_b - row.mean_a)).abs().max() < 1e-12
+    assert (row.low <= row.mean_diff).all() and (row.mean_diff <= row.high).all()
+    with pytest.raises(FileNotFoundError, match="no runs"):
+        D.load_runs(Path(__file__).parent)
