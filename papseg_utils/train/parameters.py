@@ -25,7 +25,7 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "pretrained": (
         str,
         "imagenet",
-        '"imagenet", "ade20k", "distilled" (SegFormer b0), "none" or a local weights file',
+        '"imagenet", "ade20k", "distilled", "none" or a weights file',
     ),
     "dataset": (str, "synthetic", 'data source: "synthetic", "herlev" or "folder"'),
     "data_dir": (str, "", "data folder; empty: $PAPSEG_HERLEV_DIR, else the default location"),
@@ -43,7 +43,11 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "data_fraction": (float, 1.0, "share of the training images used"),
     "seed": (int, 0, "seed of the data, augmentation and initialisation"),
     "output_dir": (str, "runs/fine_tuning", "checkpoints, history and split.json go here"),
-    "cv_folds": (int, 0, "folds of a k-fold cross-validation (2 or more), fold is the test part; 0: off"),
+    "cv_folds": (
+        int,
+        0,
+        "folds of a k-fold cross-validation (2 or more), fold is the test part; 0: off",
+    ),
     "fold": (int, 0, "which fold (0 .. cv_folds-1) is held out for the test"),
     "image_head": (str, "none", '"none", "health" (healthy/unhealthy cell) or "diagnosis"'),
     "num_epochs": (int, 8, "passes over the training set"),
