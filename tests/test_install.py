@@ -37,10 +37,12 @@ def test_requires_python_is_310_to_313():
 
 
 def test_project_root_of_an_installed_package_is_the_clone_it_runs_from(tmp_path, monkeypatch):
-    installed = tmp_path / "venv" / "site-packages" / "papseg_utils" / "run.py"
+    from papseg_utils import profiles  # where repo_root lives (run re-exports it)
+
+    installed = tmp_path / "venv" / "site-packages" / "papseg_utils" / "profiles.py"
     clone = tmp_path / "clone"
     (clone / "notebooks").mkdir(parents=True)
-    monkeypatch.setattr(run, "__file__", str(installed))
+    monkeypatch.setattr(profiles, "__file__", str(installed))
     monkeypatch.delenv("PAPSEG_ROOT", raising=False)
     monkeypatch.chdir(clone)
     assert run.repo_root() == clone.resolve()
