@@ -9,7 +9,8 @@ prediction then colours every cell pixel of the segmentation
 (:func:`papseg_utils.postprocess.cells_from_image_head`).
 
 :class:`ImageHeadModel` wraps any model whose ``encoder`` returns a list of
-feature maps (every smp model in the registry, and the attention U-Net). It
+feature maps (every smp model in the registry, and the attention U-Net) or is
+SegFormer's Hugging Face MiT encoder (its ``last_hidden_state``). It
 returns a dict ``{"logits": (N, C, H, W), "image_logits": (N, K)}``;
 :func:`papseg_utils.inference.predict_logits` and the training engine take
 the ``"logits"`` entry wherever a tensor is expected.

@@ -458,8 +458,10 @@ def freeze_encoder(model: nn.Module, frozen: bool = True) -> int:
         )
     smp_model = next((m for m in (model, getattr(model, "base", None))
                       if hasattr(m, "unfreeze_encoder")), None)  # fmt: skip
-    if smp_model is not None:
-        smp_model.freeze_encoder() if frozen else smp_model.unfreeze_encoder()
+    if smp_model is not None and frozen:
+        smp_model.freeze_encoder()
+    elif smp_model is not None:
+        smp_model.unfreeze_encoder()
     else:
         encoder.requires_grad_(not frozen)
         if frozen:

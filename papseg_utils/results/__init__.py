@@ -12,7 +12,6 @@ from .plots import (
     plot_forest,
     plot_leaderboard,
     plot_region_vs_boundary,
-    plot_side_by_side_predictions,
 )
 from .scorings import (
     CV_TARGETS,
@@ -69,7 +68,6 @@ __all__ = [
     "plot_forest",
     "plot_leaderboard",
     "plot_region_vs_boundary",
-    "plot_side_by_side_predictions",
     "run_table",
     "scoring_means",
     "scoring_table",

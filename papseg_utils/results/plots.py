@@ -6,7 +6,6 @@ Plots take ``ax=None`` where they draw one panel and return the figure.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -151,70 +150,6 @@ def plot_region_vs_boundary(
     ax.set_title("Region vs boundary quality, one point per run and class")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, ncol=2)
-    fig.tight_layout()
-    return fig
-
-
-def plot_side_by_side_predictions(
-    study_dir: str | Path,
-    run_ids: Sequence[str],
-    titles: Sequence[str],
-    samples: Sequence,
-    per_image: pd.DataFrame | None = None,
-    device: str = "auto",
-):
-    """Predictions of several runs on the same cells: one row per cell, one column per run.
-
-    Needs the study's checkpoints (``<study_dir>/runs/<run_id>/train/best``) and the
-    images (``samples``: :class:`~papseg_utils.data.base.Sample` list). Each panel
-    shows the true (solid) and predicted (dashed) contours, titled with that run's
-    per-image Dice of the smallest foreground class when ``per_image`` is given.
-    """
-    import matplotlib.pyplot as plt
-
-    from ..inference import predict_with_config
-    from ..labels import LabelScheme
-    from ..train.checkpoint import load_model
-    from ..viz.boundaries import plot_contour_comparison
-
-    models = []
-    for run_id in run_ids:
-        ckpt = Path(study_dir) / "runs" / run_id / "train" / "best"
-        if not ckpt.is_dir():
-            raise FileNotFoundError(
-                f"{ckpt}: checkpoint not found; rerun the study (checkpoints are not committed)"
-            )
-        models.append(load_model(ckpt, device=device))
-    scheme = LabelScheme.from_dict(models[0][1]["scheme"])
-    fig, axes = plt.subplots(
-        len(samples), len(run_ids), figsize=(3.6 * len(run_ids), 3.4 * len(samples)), squeeze=False
-    )
-    for i, sample in enumerate(samples):
-        for j, (model, config) in enumerate(models):
-            pred = predict_with_config(model, sample.image, config, device=device).argmax(0)
-            ax = axes[i, j]
-            plot_contour_comparison(sample.image, sample.mask, pred, scheme, ax=ax, linewidth=1.2)
-            title = titles[j] if i == 0 else ""
-            if per_image is not None:
-                rows = per_image[
-                    (per_image["run_id"] == run_ids[j])
-                    & (per_image["image"] == sample.name)
-                    & (per_image["metric"] == "dice")
-                ]
-                scores = ", ".join(
-                    f"{r['class']} {r['value']:.2f}" for r in rows.to_dict("records")
-                )
-                title = f"{title}\n{scores}" if title else scores
-            ax.set_title(title, fontsize=8)
-            if ax.get_legend() is not None and (i, j) != (0, len(run_ids) - 1):
-                ax.get_legend().remove()
-            ax.set_xlabel("")
-            ax.set_ylabel(sample.name.split("/")[0] if j == 0 else "", fontsize=8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    fig.suptitle(
-        "Same test cells, different models: truth solid, prediction dashed (Dice per class)"
-    )
     fig.tight_layout()
     return fig
 
