@@ -361,6 +361,28 @@ def boundary_share(
     }
 
 
+def scale_true(config: dict) -> dict | None:
+    """The ``spacing`` record of a scale-true checkpoint config, or None (a letterbox one)."""
+    spacing = config.get("spacing")
+    return spacing if spacing and spacing.get("target_spacing_um") else None
+
+
+def input_factor(config: dict, pixel_size_um: float | None = None) -> float:
+    """How much an image is scaled before the network: ``pixel_size / target_spacing``.
+
+    ``pixel_size_um`` None takes the training images' pixel size (the checkpoint's
+    ``spacing.pixel_size_um``), i.e. new images are assumed to come from the same microscope.
+    1.0 for letterbox checkpoints (they rescale by the image size instead).
+    """
+    from papseg_utils.data.spacing import scale_factor
+
+    spacing = scale_true(config)
+    if spacing is None:
+        return 1.0
+    target = spacing["target_spacing_um"]
+    return scale_factor(pixel_size_um or spacing.get("pixel_size_um") or target, target)
+
+
 def predict_with_config(
     model: nn.Module,
     image: np.ndarray,
@@ -371,24 +393,41 @@ def predict_with_config(
     batch_size: int = 4,
     device: str | torch.device = "auto",
     progress: bool = False,
+    pixel_size_um: float | None = None,
 ) -> np.ndarray:
     """Probabilities of one image at its original size, using a checkpoint config.
 
-    Normalisation (``mean``/``std``) and the input size come from ``config``
-    (``config.json`` of a checkpoint, see :func:`papseg_utils.train.checkpoint.load_model`).
-    Without ``tile_size`` and with a ``config["image_size"]`` the image is
-    letterboxed to that size (as in training) and the probabilities are mapped
-    back; with ``tile_size`` it is predicted at native resolution in tiles.
+    The one inference path of training's validation figures, ``predict``, ``evaluate``
+    and the notebooks. Normalisation (``mean``/``std``) and the geometry come from
+    ``config`` (``config.json`` of a checkpoint, see
+    :func:`papseg_utils.train.checkpoint.load_model`):
 
-    Returns (C, H, W) float32 for an (H, W, 3) uint8 ``image``; take
-    ``argmax(0)`` for labels.
+    * **scale-true** checkpoints (``config["spacing"]``): the image is resampled from
+      ``pixel_size_um`` (None: the training images' pixel size) to the checkpoint's target
+      spacing; an image larger than the training patch is predicted in a sliding window of
+      ``tile_size`` (default: the patch size) with Gaussian weights, a smaller one in one
+      pass; the probabilities are resampled back to the native grid before any argmax;
+    * **letterbox** checkpoints (``config["image_size"]``): without ``tile_size`` the image is
+      letterboxed to that size (as in training) and the probabilities are mapped back; with
+      ``tile_size`` it is predicted at native resolution in tiles.
+
+    Returns (C, H, W) float32 for an (H, W, 3) uint8 ``image``; take ``argmax(0)`` for labels.
     """
     from papseg_utils.data.resize import letterbox, unletterbox
+    from papseg_utils.data.spacing import resample_image, resample_probs
 
     mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
     std = tuple(config.get("std") or (0.5, 0.5, 0.5))
     multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
     kw = dict(mean=mean, std=std, tta=tta, batch_size=batch_size, device=device, multiple=multiple)
+    spacing = scale_true(config)
+    if spacing is not None:
+        scaled = resample_image(image, input_factor(config, pixel_size_um))
+        window = int(tile_size or _ceil_to(int(spacing["patch_size"]), multiple))
+        tiled = max(scaled.shape[:2]) > window
+        probs = predict_proba(model, scaled, tile_size=window if tiled else None,
+                              overlap=overlap, progress=progress, **kw)  # fmt: skip
+        return resample_probs(probs, image.shape[:2])
     size = config.get("image_size")
     if not tile_size and size:
         boxed, _, geom = letterbox(image, None, int(size))
@@ -400,17 +439,29 @@ def predict_with_config(
 
 @torch.no_grad()
 def image_probabilities(
-    model: torch.nn.Module, image: np.ndarray, config: dict, tta: bool | str = False
+    model: torch.nn.Module,
+    image: np.ndarray,
+    config: dict,
+    tta: bool | str = False,
+    pixel_size_um: float | None = None,
 ) -> np.ndarray | None:
     """The image head's class probabilities for one image: (K,) float32, or None without a head.
 
-    The image is letterboxed to the training size and normalised as in
-    training; with ``tta`` the softmax is averaged over the same flips as the
+    The image is brought to the training geometry (resampled to the target spacing, whole,
+    for scale-true checkpoints; letterboxed to the training size otherwise) and normalised as
+    in training; with ``tta`` the softmax is averaged over the same flips as the
     segmentation.
     """
     mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
     std = tuple(config.get("std") or (0.5, 0.5, 0.5))
-    if config.get("image_size"):
+    spacing = scale_true(config)
+    if spacing is not None:  # as in training: at the target spacing, at least one patch
+        from papseg_utils.data.spacing import resample_image, sample_patch
+
+        image = resample_image(image, input_factor(config, pixel_size_um))
+        side = max(int(spacing["patch_size"]), *image.shape[:2])
+        image = sample_patch(image, np.zeros(image.shape[:2], np.uint8), side)[0]
+    elif config.get("image_size"):
         from papseg_utils.data.resize import letterbox
 
         image = letterbox(image, None, int(config["image_size"]))[0]

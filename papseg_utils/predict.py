@@ -1,8 +1,8 @@
 """``python -m papseg_utils predict``: segment images with a saved checkpoint.
 
     python -m papseg_utils predict CHECKPOINT INPUT... --out DIR [--recursive]
-        [--tta] [--tile-size N] [--overlap F] [--device auto] [--batch-size N]
-        [--overwrite] [--strict] [--no-overlay]
+        [--pixel-size UM|auto] [--tta] [--tile-size N] [--overlap F] [--device auto]
+        [--batch-size N] [--overwrite] [--strict] [--no-overlay]
 
 For every input image it writes, under ``--out`` (never next to the inputs):
 
@@ -10,11 +10,22 @@ For every input image it writes, under ``--out`` (never next to the inputs):
 * ``overlays/<name>.png`` the image with the coloured mask blended in
 * ``predict_log.json``    checkpoint, options, files written and files skipped
 
+* ``labels.csv``          for checkpoints with a healthy/unhealthy image head: one row per
+  image (``image``, ``label``, ``probability`` of that label)
+* ``paper_masks/<name>.png`` the same heads' cells in the paper's taxonomy (background /
+  healthy cell / unhealthy cell: every cell pixel takes the image's label)
+
 ``<name>`` mirrors the input: the file name for a file argument, the path
-relative to the folder for a folder argument. Images are letterboxed to the
-checkpoint's ``image_size`` (when it has one) and predictions are mapped back
-to the original size; with ``--tile-size`` images are predicted at their native
-resolution in overlapping tiles instead (large fields).
+relative to the folder for a folder argument.
+
+Geometry. A scale-true checkpoint (the ``herlev-best`` recipe) resamples each image from
+its pixel size to the checkpoint's target spacing, predicts it whole (a sliding window
+beyond the training patch size) and resamples the probabilities back: give the images'
+pixel size with ``--pixel-size`` (um/px), or ``--pixel-size auto`` to estimate it from the
+predicted nucleus sizes; without it the training images' pixel size is assumed, and the
+command says so. An older letterbox checkpoint letterboxes each image to its ``image_size``
+and maps the prediction back; with ``--tile-size`` it predicts at native resolution in
+overlapping tiles instead (large fields).
 
 Every option is checked before the checkpoint is loaded. An output path that
 is an input file or lies inside an input folder is refused, whatever
@@ -42,6 +53,7 @@ from PIL import Image
 from papseg_utils.cli_text import for_command_line
 from papseg_utils.labels import LabelScheme
 from papseg_utils.progress import tqdm
+from papseg_utils.scale_estimate import pixel_size_arg
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", required=True, help="output folder (created; must not be an input folder)"
     )
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
+    p.add_argument(
+        "--pixel-size",
+        type=pixel_size_arg,
+        default=None,
+        metavar="UM|auto",
+        help="pixel size of the images in um/px, or auto to estimate it (default: that of the "
+        "checkpoint's training images)",
+    )
     p.add_argument("--tta", action="store_true", help="average predictions over 4 flips")
     p.add_argument(
         "--tile-size", type=int, default=None, help="predict in tiles of N px at native resolution"
@@ -129,7 +149,9 @@ def _inside(child: Path, parent: Path) -> bool:
         return False
 
 
-def predict_image(model, image: np.ndarray, config: dict, args: argparse.Namespace) -> np.ndarray:
+def predict_image(
+    model, image: np.ndarray, config: dict, args: argparse.Namespace, pixel_size_um=None
+) -> np.ndarray:
     """(H, W, 3) uint8 -> (H, W) uint8 class ids at the original size."""
     from papseg_utils.inference import predict_with_config
 
@@ -143,6 +165,7 @@ def predict_image(model, image: np.ndarray, config: dict, args: argparse.Namespa
         batch_size=args.batch_size,
         device=args.device,
         progress=True,
+        pixel_size_um=pixel_size_um,
     )
     return probs.argmax(0).astype(np.uint8)
 
@@ -233,7 +256,8 @@ def _main(args: argparse.Namespace) -> int:
         ckpt, pairs, out = _inputs(args)
         jobs = _jobs(args, pairs, out)
         model, config, scheme = _model(args, ckpt)
-        written, skipped = _predict_all(args, jobs, model, config, scheme, out)
+        pixel = _pixel_size(args, jobs, model, config, scheme)
+        written, skipped = _predict_all(args, jobs, model, config, scheme, out, pixel)
     except _Stop as stop:
         print(f"error: {stop.message}", file=sys.stderr)
         return stop.code
@@ -242,6 +266,7 @@ def _main(args: argparse.Namespace) -> int:
         "checkpoint_sha256": config.get("checkpoint_sha256"),
         "architecture": config.get("architecture"),
         "scheme": scheme.name,
+        "pixel_size": pixel,
         "options": {
             k: v for k, v in vars(args).items() if k not in ("inputs", "checkpoint", "out")
         },
@@ -322,11 +347,38 @@ def _model(args: argparse.Namespace, ckpt: Path):
     return model, config, _scheme_from_config(config)
 
 
-def _predict_all(args, jobs, model, config, scheme, out: Path) -> tuple[list, list]:
+def _pixel_size(args, jobs, model, config, scheme) -> dict:
+    """The pixel size the images are resampled from (see ``resolve_pixel_size``); says why once."""
+    from papseg_utils.data.io import read_image
+    from papseg_utils.scale_estimate import resolve_pixel_size
+
+    def images():
+        out = []
+        for src, _rel, _targets in jobs:
+            try:
+                out.append(read_image(src))
+            except (OSError, ValueError):
+                continue  # reported when the images are predicted
+        return out
+
+    try:
+        pixel = resolve_pixel_size(
+            args.pixel_size, config, scheme, images,
+            lambda im, px: predict_image(model, im, config, args, pixel_size_um=px),
+        )  # fmt: skip
+    except ValueError as err:
+        raise _Stop(2, str(err)) from None
+    if pixel["note"]:
+        print(f"note: {pixel['note']}", file=sys.stderr)
+    return pixel
+
+
+def _predict_all(args, jobs, model, config, scheme, out: Path, pixel=None) -> tuple[list, list]:
     """Predict and write every image; returns (written, skipped) records."""
     from papseg_utils.data.io import read_image
     from papseg_utils.viz.samples import overlay
 
+    pixel_size = (pixel or {}).get("pixel_size_um")
     written, skipped = [], []
     bar = tqdm(jobs, desc="predict", unit="image", disable=len(jobs) < _PROGRESS_MIN)
     for src, _rel, targets in bar:
@@ -338,16 +390,60 @@ def _predict_all(args, jobs, model, config, scheme, out: Path) -> tuple[list, li
             skipped.append({"file": str(src), "reason": str(err)})
             log.warning("skipped %s: %s", src, err)
             continue
-        preds = predict_image(model, image, config, args)
+        preds = predict_image(model, image, config, args, pixel_size_um=pixel_size)
         for t in targets:
             t.parent.mkdir(parents=True, exist_ok=True)
-        mask_img = Image.fromarray(preds, mode="P")
-        mask_img.putpalette(scheme.flat_palette())
-        mask_img.save(targets[0])
+        _save_palette(preds, scheme, targets[0])
         if not args.no_overlay:
             Image.fromarray(overlay(image, preds, scheme)).save(targets[1])
-        written.append({"input": str(src), "mask": str(targets[0].relative_to(out))})
+        row = {"input": str(src), "mask": str(targets[0].relative_to(out))}
+        row.update(_image_label(model, image, preds, config, args, pixel_size, out, targets[0]))
+        written.append(row)
+    if any("label" in w for w in written):
+        _write_labels(written, out)
     return written, skipped
+
+
+def _save_palette(labels: np.ndarray, scheme: LabelScheme, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img = Image.fromarray(labels, mode="P")
+    img.putpalette(scheme.flat_palette())
+    img.save(path)
+
+
+def _image_label(model, image, preds, config, args, pixel_size, out: Path, mask_file: Path):
+    """A healthy/unhealthy head's verdict and the paper-taxonomy mask; {} without such a head."""
+    from papseg_utils.inference import image_probabilities
+    from papseg_utils.labels import get_scheme
+    from papseg_utils.postprocess import cells_from_image_head
+
+    names = config.get("image_labels") or []
+    if names != ["healthy", "unhealthy"]:
+        return {}
+    p = image_probabilities(model, image, config, args.tta, pixel_size_um=pixel_size)
+    if p is None:
+        return {}
+    k = int(np.argmax(p))
+    paper = out / "paper_masks" / mask_file.relative_to(out / "masks")
+    _save_palette(cells_from_image_head(preds, float(p[1])), get_scheme("paper_cells"), paper)
+    return {
+        "label": names[k],
+        "probability": float(p[k]),
+        "paper_mask": str(paper.relative_to(out)),
+    }
+
+
+def _write_labels(written: list[dict], out: Path) -> None:
+    """``labels.csv``: image, label, probability (of that label), one row per written image."""
+    import csv
+
+    with open(out / "labels.csv", "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["image", "label", "probability"])
+        for row in written:
+            if "label" in row:
+                w.writerow([Path(row["mask"]).relative_to("masks").with_suffix("").as_posix(),
+                            row["label"], f"{row['probability']:.4f}"])  # fmt: skip
 
 
 if __name__ == "__main__":  # pragma: no cover

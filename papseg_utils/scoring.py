@@ -68,6 +68,7 @@ import torch
 from papseg_utils.inference import image_probabilities, predict_with_config
 from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.metrics import bootstrap_ci, evaluate, summarise
+from papseg_utils.scale_estimate import pixel_size_arg
 
 log = logging.getLogger(__name__)
 
@@ -298,12 +299,15 @@ def predict(
     tta: bool | str = False,
     tile_size: int | None = None,
     progress: bool = False,
+    pixel_size_um: float | None = None,
 ) -> Predictions:
     """Predict every assigned image with its members, probabilities averaged over them.
 
     Each member predicts as the ``predict`` command does
-    (:func:`papseg_utils.inference.predict_with_config`); ``tile_size`` > 0
-    predicts at native resolution in tiles instead of letterboxing.
+    (:func:`papseg_utils.inference.predict_with_config`): a scale-true member resamples the
+    image from ``pixel_size_um`` (None: its training images' pixel size) to its target
+    spacing; a letterbox member letterboxes it, or with ``tile_size`` > 0 predicts at native
+    resolution in tiles.
     """
     by_name = {s.name: s for s in samples}
     preds: dict[str, np.ndarray] = {}
@@ -319,6 +323,7 @@ def predict(
                     members[i].config,
                     tile_size=tile_size or None,
                     tta=tta,
+                    pixel_size_um=pixel_size_um,
                 )
                 for i in who
             ],
@@ -327,7 +332,10 @@ def predict(
         preds[name] = probs.argmax(0).astype(np.uint8)
         fold[name] = who[0] if len(who) == 1 else -1
         heads = [
-            image_probabilities(members[i].model, s.image, members[i].config, tta) for i in who
+            image_probabilities(
+                members[i].model, s.image, members[i].config, tta, pixel_size_um=pixel_size_um
+            )  # fmt: skip
+            for i in who
         ]
         if all(h is not None for h in heads):
             p = np.mean(heads, axis=0)
@@ -354,6 +362,7 @@ def score(
     empty_policy: str = "penalty",
     progress: bool = False,
     tile_size: int | None = None,
+    pixel_size_um: float | None = None,
 ) -> Scores:
     """Predict (:func:`predict`) and score every assigned image.
 
@@ -365,8 +374,10 @@ def score(
     tta : False, True/``"flips"`` or ``"d4"``.
     paper_masks : optional ``{name: (H, W) paper_cells mask}``; with an image
         head of kind health, the cells are also scored in ``paper_cells``.
-    spacing_um, empty_policy : passed to :func:`papseg_utils.metrics.evaluate`.
-    tile_size : see :func:`predict`.
+    spacing_um, empty_policy : passed to :func:`papseg_utils.metrics.evaluate` (a
+        ``spacing_um`` gives distances in um instead of px).
+    tile_size, pixel_size_um : see :func:`predict` (the images' pixel size, which scale-true
+        members resample from).
 
     Returns
     -------
@@ -379,7 +390,8 @@ def score(
     scheme = members[0].scheme
     by_name = {s.name: s for s in samples}
     health = all(m.image_labels == ["healthy", "unhealthy"] for m in members)
-    out = predict(members, samples, assignment, tta=tta, tile_size=tile_size, progress=progress)
+    out = predict(members, samples, assignment, tta=tta, tile_size=tile_size, progress=progress,
+                  pixel_size_um=pixel_size_um)  # fmt: skip
     preds, fold, rows = out.preds, out.fold, out.head_rows
     names = list(preds)
     masks = [by_name[n].mask for n in names]
@@ -601,7 +613,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="Herlev's gray border zone",
     )
     ap.add_argument(
-        "--spacing-um", type=float, default=0.0, help="pixel size in um; distances then in um"
+        "--pixel-size",
+        type=pixel_size_arg,
+        default=None,
+        metavar="UM|auto",
+        help="pixel size of the images in um/px, or auto to estimate it; scale-true checkpoints "
+        "resample from it (default: the dataset's, Herlev 0.201 or a folder's classes.yaml)",
+    )
+    ap.add_argument(
+        "--distance-unit",
+        default="px",
+        choices=("px", "um"),
+        help="unit of HD95 and the other distances: px, or um (px times the pixel size)",
+    )
+    ap.add_argument(
+        "--spacing-um",
+        type=pixel_size_arg,
+        default=None,
+        help="deprecated: the same as --pixel-size UM --distance-unit um",
     )
     ap.add_argument("--empty-policy", default="penalty", choices=("penalty", "nan"))
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
@@ -620,6 +649,46 @@ def _load_samples(args, members: Sequence[Member], scheme: str):
         d = run_data(members[0], dataset="synthetic")
         kw = {"n": d["num_images"], "seed": d["seed"], "image_size": d["image_size"]}
     return load_dataset(args.dataset, root=args.data_dir or None, scheme=scheme, **kw)
+
+
+def _pixel_size(args, members: Sequence[Member], samples, assignment) -> dict:
+    """The images' pixel size (``--pixel-size``, ``auto``, the dataset's, or assumed); said once."""
+    from papseg_utils.data.registry import dataset_pixel_size
+    from papseg_utils.scale_estimate import resolve_pixel_size
+
+    if args.spacing_um is not None:
+        print("evaluate: --spacing-um is deprecated; it means --pixel-size "
+              f"{args.spacing_um} --distance-unit um", file=sys.stderr)  # fmt: skip
+        if args.pixel_size is None:
+            args.pixel_size = args.spacing_um
+        args.distance_unit = "um"
+    known = None
+    if args.dataset != "synthetic":
+        known = dataset_pixel_size(args.dataset, args.data_dir or None)
+    else:  # the fields the run was trained on
+        known = dataset_pixel_size("synthetic", field_px=run_data(members[0])["image_size"])
+    m = members[0]
+    todo = [s.image for s in samples if s.name in assignment]
+    pixel = resolve_pixel_size(
+        args.pixel_size, m.config, m.scheme, lambda: todo,
+        lambda im, px: predict_with_config(m.model, im, m.config, pixel_size_um=px).argmax(0),
+        known=known,
+    )  # fmt: skip
+    if pixel["note"]:
+        print(f"evaluate: note: {pixel['note']}", file=sys.stderr)
+    return pixel
+
+
+def _distance_spacing(args, pixel: dict) -> float | None:
+    """The spacing that distances are measured in: None (px) or the pixel size (um)."""
+    if args.distance_unit != "um":
+        return None
+    value = pixel["pixel_size_um"] or (args.pixel_size if args.pixel_size != "auto" else None)
+    if value is None:
+        raise ScoringError(
+            "--distance-unit um needs the pixel size: pass --pixel-size UM (the dataset has none)"
+        )
+    return float(value)
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -646,12 +715,15 @@ def run(args: argparse.Namespace) -> dict:
     ):
         paper_samples = _load_samples(args, members, "paper_cells")
         paper = {s.name: s.mask for s in paper_samples if s.name in assignment}
+    pixel = _pixel_size(args, members, samples, assignment)
     print(f"scoring {len(assignment)} images with {len(members)} checkpoint(s): "
           f"{_mode(assignment, len(members))}", flush=True)  # fmt: skip
     scores = score(members, samples, assignment, tta=args.tta or False, paper_masks=paper,
-                   spacing_um=args.spacing_um or None, empty_policy=args.empty_policy, progress=True)  # fmt: skip
+                   spacing_um=_distance_spacing(args, pixel), empty_policy=args.empty_policy,
+                   progress=True, pixel_size_um=pixel["pixel_size_um"])  # fmt: skip
     # no machine paths in the record: the data folder and output folder are left out
     options = {k: v for k, v in vars(args).items() if k not in ("checkpoints", "data_dir", "out")}
+    options["pixel_size"] = pixel
     result = write_outputs(scores, out, members, options, n_boot=args.n_boot)
     print((out / "summary.md").read_text(encoding="utf-8"))
     print(f"wrote {out}")

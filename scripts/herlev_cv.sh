@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# The herlev-best recipe, cross-validated: train one model per fold, then score every Herlev
+# A Herlev recipe, cross-validated: train one model per fold, then score every Herlev
 # image with the fold model that never saw it (python -m papseg_utils evaluate).
 #
 #   scripts/herlev_cv.sh OUT_DIR [extra train options...]
 #
 # Environment: PAPSEG_HERLEV_DIR (the Herlev folder, else the package's default location),
-# FOLDS (default 5), EPOCHS (default 10), PYTHON (default python).
-# On 2 CPU cores one fold (585 images, 10 epochs at 224 px) took 21 minutes.
+# PROFILE (default herlev-best, the scale-true recipe; herlev-letterbox for the one before it),
+# FOLDS (default 5), EPOCHS (default: the profile's), PYTHON (default python).
 set -euo pipefail
 out=${1:?usage: scripts/herlev_cv.sh OUT_DIR [extra train options]}
 shift
 py=${PYTHON:-python}
 folds=${FOLDS:-5}
-epochs=${EPOCHS:-10}
+profile=${PROFILE:-herlev-best}
+here=$(cd "$(dirname "$0")/.." && pwd)
+epochs=${EPOCHS:-$("$py" -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]['num_epochs'])" \
+  "$here/notebooks/profiles/06_fine_tuning.yaml" "$profile")}
 for ((k = 0; k < folds; k++)); do
   if "$py" -c "import json, sys; sys.exit(json.load(open(sys.argv[1]))['epoch'] < int(sys.argv[2]))" \
     "$out/fold$k/last/config.json" "$epochs" 2>/dev/null; then
     echo "fold $k: already trained, skipped"
     continue
   fi
-  "$py" -m papseg_utils train --profile herlev-best --val-fraction 0 \
+  "$py" -m papseg_utils train --profile "$profile" --val-fraction 0 \
     --cv-folds "$folds" --fold "$k" --epochs "$epochs" --output-dir "$out/fold$k" "$@"
 done
 "$py" -m papseg_utils evaluate "$out"/fold*/last --dataset herlev --split test \

@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from papseg_utils.data.base import Sample
 from papseg_utils.data.resize import letterbox
+from papseg_utils.data.spacing import sample_patch, to_target_spacing
 
 
 class SegmentationDataset(Dataset):
@@ -23,9 +24,20 @@ class SegmentationDataset(Dataset):
     image-level class that an image head (:mod:`papseg_utils.models.heads`)
     learns.
 
-    Steps per item: optional :func:`~papseg_utils.data.resize.letterbox` to
-    ``image_size`` (cached), then the albumentations ``transform`` on the uint8
-    image and mask, then ``(image / 255 - mean) / std``.
+    Steps per item, in one of two geometries:
+
+    * letterbox (``image_size`` without ``target_spacing_um``):
+      :func:`~papseg_utils.data.resize.letterbox` to ``image_size`` (cached), so every cell
+      is rescaled by the size of its image;
+    * scale-true (``target_spacing_um`` and ``patch_size``): each image is resampled from its
+      ``pixel_size_um`` to ``target_spacing_um`` (cached;
+      :func:`~papseg_utils.data.spacing.to_target_spacing`), then a ``patch_size`` patch is
+      drawn (:func:`~papseg_utils.data.spacing.sample_patch`): random, with
+      ``foreground_prob`` of them centred on a ``foreground`` class, when ``random_patches``
+      (training), else the central patch (validation). 1 px is the same length in every image;
+
+    then the albumentations ``transform`` on the uint8 image and mask, then
+    ``(image / 255 - mean) / std``.
 
     Parameters
     ----------
@@ -46,6 +58,17 @@ class SegmentationDataset(Dataset):
         Keep letterboxed arrays in memory (cheap for small sets such as Herlev).
     labels : sequence of int, optional
         One image-level class id per sample (e.g. 0 healthy, 1 unhealthy).
+    target_spacing_um, pixel_size_um : float, optional
+        Scale-true geometry: the spacing the network works at and the samples' pixel size
+        (both um/px; ``pixel_size_um`` None means "already at the target spacing").
+    patch_size : int, optional
+        Side of the square patches in px at the target spacing (scale-true geometry).
+    random_patches : bool
+        Random (training) or central (validation) patches.
+    foreground : sequence of int
+        Class ids whose pixels patches are centred on with probability ``foreground_prob``.
+    seed : int
+        Seed of the patch sampler (:meth:`reseed` sets it again every epoch).
     """
 
     def __init__(
@@ -57,6 +80,13 @@ class SegmentationDataset(Dataset):
         std: Sequence[float] = (0.5, 0.5, 0.5),
         cache: bool = True,
         labels: Sequence[int] | None = None,
+        target_spacing_um: float | None = None,
+        pixel_size_um: float | None = None,
+        patch_size: int | None = None,
+        random_patches: bool = False,
+        foreground: Sequence[int] = (),
+        foreground_prob: float = 0.33,
+        seed: int = 0,
     ) -> None:
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f"mean={mean}, std={std}: need 3 values each, std > 0")
@@ -68,6 +98,19 @@ class SegmentationDataset(Dataset):
         self.image_size = image_size
         self.mean = np.asarray(mean, dtype=np.float32) * 255.0
         self.inv_std = 1.0 / (np.asarray(std, dtype=np.float32) * 255.0)
+        if (target_spacing_um is None) != (patch_size is None):
+            raise ValueError("scale-true geometry needs both target_spacing_um and patch_size")
+        if target_spacing_um is not None and image_size is not None:
+            raise ValueError(
+                "give image_size (letterbox) or target_spacing_um (scale-true), not both"
+            )
+        self.target_spacing_um = target_spacing_um
+        self.pixel_size_um = pixel_size_um
+        self.patch_size = patch_size
+        self.random_patches = bool(random_patches)
+        self.foreground = tuple(int(c) for c in foreground)
+        self.foreground_prob = float(foreground_prob)
+        self._rng = np.random.default_rng(seed)
         self.cache = cache
         self._cache: dict[int, tuple[np.ndarray, np.ndarray, object]] = {}
 
@@ -75,11 +118,18 @@ class SegmentationDataset(Dataset):
         return len(self.samples)
 
     def prepared(self, index: int) -> tuple[np.ndarray, np.ndarray, object]:
-        """(image (H, W, 3) uint8, mask (H, W) uint8, letterbox Geometry or None) before augmentation."""
+        """(image (H, W, 3) uint8, mask (H, W) uint8, letterbox Geometry or None) before augmentation.
+
+        Letterboxed to ``image_size``, or resampled to the target spacing (whole image, before
+        the patch is drawn), or as loaded.
+        """
         if index in self._cache:
             return self._cache[index]
         s = self.samples[index]
-        if self.image_size is not None:
+        if self.target_spacing_um is not None:
+            px = self.pixel_size_um or self.target_spacing_um
+            out = (*to_target_spacing(s.image, s.mask, px, self.target_spacing_um), None)
+        elif self.image_size is not None:
             out = letterbox(s.image, s.mask, self.image_size)
         else:
             out = (s.image, s.mask, None)
@@ -88,11 +138,12 @@ class SegmentationDataset(Dataset):
         return out
 
     def reseed(self, seed: int) -> None:
-        """Reseed the augmentation (an albumentations pipeline's own RNG); no-op without one.
+        """Reseed the patch sampler and the augmentation (an albumentations pipeline's own RNG).
 
         Called by the training loop at every epoch and by DataLoader workers
         (:func:`papseg_utils.augment.worker_init_fn`).
         """
+        self._rng = np.random.default_rng(int(seed))
         if hasattr(self.transform, "set_random_seed"):
             self.transform.set_random_seed(int(seed))
 
@@ -102,6 +153,10 @@ class SegmentationDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         image, mask, _ = self.prepared(index)
+        if self.patch_size is not None:
+            rng = self._rng if self.random_patches else None
+            image, mask = sample_patch(image, mask, self.patch_size, rng, self.foreground,
+                                       self.foreground_prob)  # fmt: skip
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)
             image, mask = out["image"], out["mask"]

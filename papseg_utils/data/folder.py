@@ -14,6 +14,7 @@ Layout::
     classes:
       - {name: background, id: 0, colour: [0, 0, 0]}
       - {name: nucleus, id: 1, colour: [0, 114, 178]}
+    pixel_size_um: 0.25      # optional: the size of one pixel in micrometres
 
 Ids must run 0..N-1 with 0 the background. Every image needs a mask of the
 same stem and size; unpaired files, unknown label values and size mismatches
@@ -88,6 +89,28 @@ def read_classes(path: str | Path) -> LabelScheme:
         )
     except ValueError as err:
         raise DataFormatError(f"{path}: {err}") from err
+
+
+def read_pixel_size(path: str | Path) -> float | None:
+    """The optional ``pixel_size_um`` of a ``classes.yaml`` (um/px), or None when it has none.
+
+    A value that cannot be a pixel size (<= 0, NaN, text, outside 0.01-10 um/px) raises
+    :class:`DataFormatError` naming the file.
+    """
+    from papseg_utils.data.spacing import PixelSizeError, check_pixel_size
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    except yaml.YAMLError:
+        return None  # read_classes reports the syntax error with its line
+    value = data.get("pixel_size_um") if isinstance(data, dict) else None
+    if value is None:
+        return None
+    try:
+        return check_pixel_size(value, "pixel_size_um")
+    except PixelSizeError as err:
+        raise DataFormatError(f"{path}: {err}") from None
 
 
 def write_classes(scheme: LabelScheme, path: str | Path) -> None:

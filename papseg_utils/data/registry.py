@@ -55,6 +55,9 @@ class DatasetInfo:
     needs_root : False for generated data.
     check : ``"module:function"`` or callable ``f(root) -> bool``: does the folder hold this
         dataset? :func:`is_available` asks it after the folder exists.
+    pixel_size_um : the size of one pixel in micrometres, or None when unknown (a folder
+        dataset reads it from its ``classes.yaml``; see :func:`dataset_pixel_size`).
+    pixel_size_source : where that value comes from (cited in the book).
     """
 
     name: str
@@ -71,6 +74,8 @@ class DatasetInfo:
     counter: str | Callable[..., dict[str, int]] | None = None
     needs_root: bool = True
     check: str | Callable[[Path], bool] | None = None
+    pixel_size_um: float | None = None
+    pixel_size_source: str = ""
 
 
 _REGISTRY: dict[str, DatasetInfo] = {}
@@ -175,6 +180,38 @@ FOLDER_DEFAULT_SCHEME = "paper"
 """The chapter's default ``scheme``; with ``dataset="folder"`` it means "use classes.yaml"."""
 
 
+HERLEV_PIXEL_SIZE_UM = 0.201
+SYNTHETIC_PIXEL_SIZE_UM = 0.8  # at a 256 px field and cell_scale 1
+
+
+def synthetic_pixel_size(field_px: int, cell_scale: float = 1.0) -> float:
+    """um/px of synthetic fields of side ``field_px`` (cells are drawn in proportion to it).
+
+    >>> synthetic_pixel_size(128)
+    1.6
+    """
+    return SYNTHETIC_PIXEL_SIZE_UM * 256.0 / (float(field_px) * float(cell_scale))
+
+
+def dataset_pixel_size(
+    name: str, root: str | Path | None = None, field_px: int | None = None
+) -> float | None:
+    """The pixel size (um/px) of dataset ``name``, or None when it is not known.
+
+    Herlev: 0.201. Synthetic: :func:`synthetic_pixel_size` of ``field_px`` (default 256).
+    Folder: the optional ``pixel_size_um`` of its ``classes.yaml``.
+    """
+    info = get_info(name)
+    if name == "synthetic":
+        return synthetic_pixel_size(field_px or 256)
+    if name == "folder":
+        from papseg_utils.data.folder import CLASSES_FILE, read_pixel_size
+
+        r = resolve_root(name, root)
+        return None if r is None else read_pixel_size(r / CLASSES_FILE)
+    return info.pixel_size_um
+
+
 def dataset_scheme(
     name: str, root: str | Path | None = None, scheme: str | None = None
 ) -> LabelScheme:
@@ -270,6 +307,10 @@ register(
         loader=_load_synthetic,
         default_scheme="paper",
         needs_root=False,
+        pixel_size_um=SYNTHETIC_PIXEL_SIZE_UM,
+        pixel_size_source="defined by the generator: 0.8 um/px for a 256 px field at cell_scale "
+        "1 (a healthy cell about 50 um across); cells scale with the field, so a field of S px "
+        "has 0.8 * 256 / (S * cell_scale) um/px (papseg_utils.data.registry.synthetic_pixel_size)",
     )
 )
 
@@ -293,6 +334,9 @@ register(
         expected_counts=dict(herlev.EXPECTED_COUNTS),
         counter="papseg_utils.data.herlev:count_herlev",
         check="papseg_utils.data.herlev:is_herlev_folder",
+        pixel_size_um=HERLEV_PIXEL_SIZE_UM,
+        pixel_size_source="the acquisition described with the smear2005 release (Jantzen et al. "
+        "2005; Martin 2003): 0.201 um per pixel for every image",
     )
 )
 

@@ -35,7 +35,16 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
         '"paper" (synthetic); "herlev3", "herlev5", "paper_cells" (Herlev); folder: its classes.yaml',
     ),
     "augmentation": (str, "medical", '"none", "basic", "medical" or "strong"'),
-    "image_size": (int, 128, "network input side in px (images are letterboxed)"),
+    "image_size": (
+        int,
+        128,
+        "network input side in px: the letterbox side, or the patch side at target_spacing_um",
+    ),
+    "target_spacing_um": (
+        float,
+        0.0,
+        "um/px the network works at (scale-true: resample, patches); 0: letterbox to image_size",
+    ),
     "num_train_images": (int, 48, "synthetic only: images generated (training + validation)"),
     "val_fraction": (float, 0.2, "share of the images held out for validation"),
     "test_fraction": (float, 0.15, "share held out for the final test, never used in training"),
@@ -101,7 +110,8 @@ def train_config(p: dict[str, Any], **overrides):
     q = {**defaults(), **{k: v for k, v in p.items() if k in PARAMETERS}}
     kw = {k: q[k] for k in TRAIN_KEYS}
     kw["max_steps_per_epoch"] = kw["max_steps_per_epoch"] or None
-    return TrainConfig(**kw, seed=q["seed"], image_size=q["image_size"], **overrides)
+    size = None if q["target_spacing_um"] else q["image_size"]  # scale-true: no fixed size
+    return TrainConfig(**kw, seed=q["seed"], image_size=size, **overrides)
 
 
 def _literal(value: Any) -> str:

@@ -26,7 +26,8 @@ from papseg_utils.augment import get_policy
 from papseg_utils.data import load_dataset
 from papseg_utils.data.dataset import SegmentationDataset
 from papseg_utils.data.image_labels import image_labels
-from papseg_utils.data.registry import dataset_scheme
+from papseg_utils.data.registry import dataset_pixel_size, dataset_scheme
+from papseg_utils.data.spacing import check_pixel_size
 from papseg_utils.data.splits import fraction_subset, kfold, save_split, stratified_split
 from papseg_utils.data.synthetic import SyntheticConfig, generate_samples
 from papseg_utils.labels import LabelScheme
@@ -162,18 +163,79 @@ def prepare_training(
     model = _build(p, label_scheme, label_names)
     spec = model.papseg_spec
 
-    def subset(names, transform=None):
+    scale_true = bool(p["target_spacing_um"])
+    geometry = scale_true_geometry(p, label_scheme) if scale_true else {"image_size": size}
+
+    def subset(names, transform=None, random_patches=False):
+        patches = {"random_patches": random_patches, "seed": p["seed"]} if scale_true else {}
         return SegmentationDataset(
-            [by_name[n] for n in names], transform=transform, image_size=size,
-            mean=spec.mean, std=spec.std,
-            labels=[label_of[n] for n in names] if label_names else None,
+            [by_name[n] for n in names], transform=transform, mean=spec.mean, std=spec.std,
+            labels=[label_of[n] for n in names] if label_names else None, **geometry, **patches,
         )  # fmt: skip
 
-    train_ds = subset(train_names, get_policy(p["augmentation"], image_size=size, seed=p["seed"]))
+    # scale-true patches are already (size, size): the policy keeps their size
+    policy = get_policy(p["augmentation"], image_size=None if scale_true else size, seed=p["seed"])
+    train_ds = subset(train_names, policy, random_patches=True)
     record = data_record(p["dataset"], label_scheme.name, size, p["num_train_images"], p["seed"])
     record.update({k: p[k] for k in SPLIT_PARAMETERS}, train_images=len(train_names))
     train_ds.record = {"data": record}  # fit saves it in every checkpoint's config.json
+    if scale_true:
+        train_ds.record["spacing"] = spacing_record(
+            geometry, [by_name[n] for n in train_names], label_scheme
+        )
     return model, train_ds, subset(split["val"]), label_scheme, split
+
+
+def scale_true_geometry(p: dict, label_scheme: LabelScheme) -> dict:
+    """The :class:`SegmentationDataset` keywords of the scale-true geometry of parameters ``p``.
+
+    ``target_spacing_um``, ``pixel_size_um`` (the dataset's, from
+    :func:`~papseg_utils.data.registry.dataset_pixel_size`; when unknown the images are taken
+    to be at the target spacing already, and a warning says so), ``patch_size``
+    (``image_size``) and ``foreground`` (the nucleus id, else every foreground id).
+    """
+    target = check_pixel_size(p["target_spacing_um"], "target_spacing_um")
+    field = p["image_size"] if p["dataset"] == "synthetic" else None
+    pixel = dataset_pixel_size(p["dataset"], p["data_dir"] or None, field_px=field)
+    if pixel is None:
+        log.warning(
+            "the pixel size of %s is unknown: its images are taken to be at the target spacing "
+            "(%g um/px); add pixel_size_um to its classes.yaml to resample them",
+            p["data_dir"] or p["dataset"], target,
+        )  # fmt: skip
+    return {
+        "target_spacing_um": target,
+        "pixel_size_um": pixel,
+        "patch_size": int(p["image_size"]),
+        "foreground": oversampled_classes(label_scheme),
+    }
+
+
+def oversampled_classes(scheme: LabelScheme) -> tuple[int, ...]:
+    """The ids that training patches are centred on: the nucleus, else every foreground class."""
+    if "nucleus" in scheme.classes:
+        return (scheme.classes.index("nucleus"),)
+    return tuple(range(1, scheme.num_classes))
+
+
+def spacing_record(geometry: dict, samples: list, scheme: LabelScheme) -> dict:
+    """What a scale-true checkpoint records of its geometry (``config.json``, key ``spacing``).
+
+    ``target_spacing_um``, ``patch_size``, ``pixel_size_um`` (of the training images; None
+    when unknown) and ``reference`` (for ``--pixel-size auto``,
+    :mod:`papseg_utils.scale_estimate`): the class measured (``nucleus`` or ``foreground``)
+    and the median over the training images of its area per image in um^2.
+    """
+    from papseg_utils.scale_estimate import reference_area
+
+    pixel = geometry["pixel_size_um"] or geometry["target_spacing_um"]
+    cls, area = reference_area([s.mask for s in samples], scheme, pixel)
+    return {
+        "target_spacing_um": geometry["target_spacing_um"],
+        "patch_size": geometry["patch_size"],
+        "pixel_size_um": geometry["pixel_size_um"],
+        "reference": {"class": cls, "median_area_um2": area},
+    }
 
 
 # recorded beside data_record's keys: how the images were split and used

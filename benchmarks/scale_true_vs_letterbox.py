@@ -1,0 +1,85 @@
+"""The scale-true recipe against the letterbox recipe, image by image, on the same CV folds.
+
+Reads two ``evaluate`` outputs (``per_image.csv.gz`` and ``image_labels.csv``) and the Herlev
+image sizes, and writes into ``--out``:
+
+* ``by_scale.csv``: per letterbox factor bin (224 / long side; the bins of the scale issue);
+* ``by_diagnosis.csv``: per diagnostic class;
+* ``overall.csv``: all images;
+
+each with the images, both recipes' per-image means, and the paired difference (scale-true
+minus letterbox) with a bootstrap 95 % interval, for nucleus and cytoplasm Dice, nucleus
+HD95 (px) and the paper taxonomy's healthy/unhealthy Dice; and ``image_head.csv``: accuracy,
+sensitivity and specificity of each recipe's healthy/unhealthy head. Usage::
+
+    PYTHONPATH=. python benchmarks/scale_true_vs_letterbox.py \\
+        --letterbox results/herlev-best-letterbox-cv --scale-true results/herlev-best-cv \\
+        --out results/herlev-best-cv/vs-letterbox
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+KEYS = (
+    ("herlev3", "nucleus", "dice"),
+    ("herlev3", "cytoplasm", "dice"),
+    ("herlev3", "nucleus", "hd95"),
+    ("paper_cells", "healthy", "dice"),
+    ("paper_cells", "unhealthy", "dice"),
+)
+
+
+def head_metrics(labels: pd.DataFrame) -> dict:
+    """Accuracy, sensitivity (unhealthy found) and specificity of an ``image_labels.csv``."""
+    truth = labels.group.map(lambda g: "healthy" if str(g).startswith("normal") else "unhealthy")
+    pred = labels.predicted
+    pos, neg = truth == "unhealthy", truth == "healthy"
+    return {"images": len(labels), "accuracy": float((pred == truth).mean()),
+            "sensitivity": float((pred[pos] == "unhealthy").mean()),
+            "specificity": float((pred[neg] == "healthy").mean())}  # fmt: skip
+
+
+def main(argv=None) -> int:
+    from papseg_utils.data.herlev import list_image_sizes
+    from papseg_utils.results.scale import SCALE_BINS, compare_by, image_groups
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--letterbox", type=Path, required=True)
+    ap.add_argument("--scale-true", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--n-boot", type=int, default=2000)
+    args = ap.parse_args(argv)
+    tables = {
+        "letterbox": pd.read_csv(args.letterbox / "per_image.csv.gz"),
+        "scale_true": pd.read_csv(args.scale_true / "per_image.csv.gz"),
+    }
+    groups = image_groups(list_image_sizes())
+    groups = groups.loc[groups.index.isin(tables["scale_true"].image.unique())]
+    args.out.mkdir(parents=True, exist_ok=True)
+    parts = {
+        "by_scale": (groups.scale_bin, [b[0] for b in SCALE_BINS]),
+        "by_diagnosis": (groups.diagnosis, None),
+        "overall": (pd.Series("all", index=groups.index), None),
+    }
+    for name, (by, order) in parts.items():
+        df = compare_by(tables, by, KEYS, n_boot=args.n_boot, order=order)
+        df.to_csv(args.out / f"{name}.csv", index=False)
+        print(f"\n{name}\n" + df.round(3).to_string(index=False))
+    heads = []
+    for label, folder in (("letterbox", args.letterbox), ("scale_true", args.scale_true)):
+        f = folder / "image_labels.csv"
+        if f.exists():
+            heads.append({"recipe": label, **head_metrics(pd.read_csv(f))})
+    if heads:
+        pd.DataFrame(heads).to_csv(args.out / "image_head.csv", index=False)
+        print("\n" + pd.DataFrame(heads).round(4).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

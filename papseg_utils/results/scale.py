@@ -1,0 +1,157 @@
+"""Where a recipe wins or loses by the scale of the image: letterbox factor bins, diagnosis
+groups, and paired per-image differences between two recipes scored on the same images.
+
+The letterbox recipe scales an image of long side ``L`` px by ``224 / L``
+(:func:`letterbox_factor`); :data:`SCALE_BINS` groups the images by that factor, the groups
+that the scale-true recipe should lift (a factor far from 1 means the cells were shrunk or
+blown up). Inputs are the per-image tables of the ``evaluate`` command (``per_image.csv``:
+``image``, ``class``, ``metric``, ``value``, ``scheme``...).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: (label, lower, upper]: letterbox factor bins, as in the scale issue's table
+SCALE_BINS: tuple[tuple[str, float, float], ...] = (
+    ("<= 0.5", 0.0, 0.5),
+    ("0.5-0.8", 0.5, 0.8),
+    ("0.8-1.25", 0.8, 1.25),
+    ("1.25-2", 1.25, 2.0),
+    ("> 2", 2.0, float("inf")),
+)
+
+
+def letterbox_factor(long_side: float, size: int = 224) -> float:
+    """How much the letterbox recipe rescales an image of ``long_side`` px: ``size / long_side``."""
+    return float(size) / float(long_side)
+
+
+def scale_bin(factor: float) -> str:
+    """The :data:`SCALE_BINS` label of a letterbox factor.
+
+    >>> scale_bin(224 / 768), scale_bin(1.0), scale_bin(224 / 95)
+    ('<= 0.5', '0.8-1.25', '> 2')
+    """
+    for label, lo, hi in SCALE_BINS:
+        if lo < factor <= hi:
+            return label
+    raise ValueError(f"factor {factor} is not positive")
+
+
+def values(table: pd.DataFrame, scheme: str, cls: str, metric: str) -> pd.Series:
+    """``image -> value`` of one (scheme, class, metric) of a per-image table."""
+    sel = table[(table.scheme == scheme) & (table["class"] == cls) & (table.metric == metric)]
+    return sel.set_index("image")["value"]
+
+
+def _boot_ci(diff: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
+    if len(diff) < 2:
+        return float("nan"), float("nan")
+    idx = rng.integers(0, len(diff), (n_boot, len(diff)))
+    means = diff[idx].mean(1)
+    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+
+
+def compare_by(
+    tables: Mapping[str, pd.DataFrame],
+    groups: pd.Series,
+    keys: Sequence[tuple[str, str, str]] = (
+        ("herlev3", "nucleus", "dice"),
+        ("herlev3", "cytoplasm", "dice"),
+        ("herlev3", "nucleus", "hd95"),
+    ),
+    n_boot: int = 2000,
+    seed: int = 0,
+    order: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Per group: images, each recipe's per-image mean and the paired difference (B - A).
+
+    Parameters
+    ----------
+    tables : exactly two per-image tables, ``{label_a: table_a, label_b: table_b}``.
+    groups : ``image -> group`` (a scale bin, a diagnosis; ``"all"`` for one row).
+    keys : (scheme, class, metric) triples.
+    order : the groups in the order of the rows (default: sorted).
+
+    Returns
+    -------
+    DataFrame with ``group``, ``scheme``, ``class``, ``metric``, ``images``, one column per
+    recipe (its mean), ``diff`` (mean of B - A over the images both scored, with NaN values
+    dropped pairwise), ``ci_low``, ``ci_high`` (bootstrap 95 % over images).
+    """
+    if len(tables) != 2:
+        raise ValueError(f"compare_by needs two tables, got {list(tables)}")
+    (la, ta), (lb, tb) = tables.items()
+    rng = np.random.default_rng(seed)
+    rows = []
+    wanted = list(order) if order is not None else sorted(groups.unique())
+    for scheme, cls, metric in keys:
+        a, b = values(ta, scheme, cls, metric), values(tb, scheme, cls, metric)
+        both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
+        both["group"] = groups.reindex(both.index).to_numpy()
+        for g in wanted:
+            sel = both[both.group == g]
+            d = (sel.b - sel.a).to_numpy()
+            lo, hi = _boot_ci(d, n_boot, rng)
+            rows.append({"group": g, "scheme": scheme, "class": cls, "metric": metric,
+                         "images": len(sel), la: sel.a.mean(), lb: sel.b.mean(),
+                         "diff": d.mean() if len(d) else np.nan, "ci_low": lo, "ci_high": hi})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def image_groups(sizes: Sequence[dict], size: int = 224) -> pd.DataFrame:
+    """``image``, ``diagnosis``, ``long_side``, ``factor`` and ``scale_bin`` per image.
+
+    ``sizes`` are :func:`papseg_utils.data.herlev.list_image_sizes` rows.
+    """
+    df = pd.DataFrame(sizes).rename(columns={"name": "image", "group": "diagnosis"})
+    df["long_side"] = df[["width", "height"]].max(axis=1)
+    df["factor"] = [letterbox_factor(v, size) for v in df.long_side]
+    df["scale_bin"] = [scale_bin(f) for f in df.factor]
+    return df.set_index("image")
+
+
+MODE_COLOURS = ("#0072B2", "#E69F00", "#009E73")  # Okabe-Ito blue, orange, green
+MODE_LABELS: dict[str, str] = {
+    "given": "scale-true, right pixel size",
+    "auto": "scale-true, --pixel-size auto",
+    "letterbox": "letterbox recipe",
+}
+
+
+def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucleus", "cytoplasm")):
+    """Dice against the image scale factor, one panel per class, one line per mode.
+
+    ``summary`` has ``mode``, ``class``, ``factor``, ``dice``, ``ci_low``, ``ci_high`` (the
+    scale benchmark's ``summary.csv``). The x axis is logarithmic (0.5x and 2x equally far
+    from 1x); the band around the 1x value of the first mode is the +-0.01 target.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(classes), figsize=(7.0, 3.0), sharex=True)
+    axes = np.atleast_1d(axes)
+    modes = [m for m in MODE_LABELS if m in set(summary["mode"])]
+    for ax, cls in zip(axes, classes, strict=False):
+        sub = summary[summary["class"] == cls]
+        for i, mode in enumerate(modes):
+            s = sub[sub["mode"] == mode].sort_values("factor")
+            colour = MODE_COLOURS[i % len(MODE_COLOURS)]
+            ax.errorbar(s.factor, s.dice, yerr=[s.dice - s.ci_low, s.ci_high - s.dice],
+                        marker="o", ms=4, capsize=2, color=colour, label=MODE_LABELS[mode])  # fmt: skip
+            if i == 0 and (s.factor == 1.0).any():
+                at1 = float(s[s.factor == 1.0].dice.iloc[0])
+                ax.axhspan(at1 - 0.01, at1 + 0.01, color=colour, alpha=0.12, lw=0)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(summary.factor.unique()))
+        ax.set_xticklabels([f"{f:g}x" for f in sorted(summary.factor.unique())])
+        ax.minorticks_off()
+        ax.set_title(cls)
+        ax.set_xlabel("image scale factor")
+    axes[0].set_ylabel("per-image mean Dice")
+    axes[0].legend(fontsize=8, loc="lower center")
+    fig.tight_layout()
+    return fig
