@@ -404,9 +404,9 @@ def predict_with_config(
 
     * **scale-true** checkpoints (``config["spacing"]``): the image is resampled from
       ``pixel_size_um`` (None: the training images' pixel size) to the checkpoint's target
-      spacing; an image larger than the training patch is predicted in a sliding window of
-      ``tile_size`` (default: the patch size) with Gaussian weights, a smaller one in one
-      pass; the probabilities are resampled back to the native grid before any argmax;
+      spacing; an image larger than the window is predicted in a sliding window of
+      ``tile_size`` (default: the checkpoint's ``window``, else its patch size) with Gaussian
+      weights, a smaller one in one pass; the probabilities are resampled back to the native grid before any argmax;
     * **letterbox** checkpoints (``config["image_size"]``): without ``tile_size`` the image is
       letterboxed to that size (as in training) and the probabilities are mapped back; with
       ``tile_size`` it is predicted at native resolution in tiles.
@@ -423,7 +423,8 @@ def predict_with_config(
     spacing = scale_true(config)
     if spacing is not None:
         scaled = resample_image(image, input_factor(config, pixel_size_um))
-        window = int(tile_size or _ceil_to(int(spacing["patch_size"]), multiple))
+        window = int(tile_size or _ceil_to(int(spacing.get("window") or spacing["patch_size"]),
+                                           multiple))  # fmt: skip
         tiled = max(scaled.shape[:2]) > window
         probs = predict_proba(model, scaled, tile_size=window if tiled else None,
                               overlap=overlap, progress=progress, **kw)  # fmt: skip
@@ -454,18 +455,18 @@ def image_probabilities(
     """
     mean = tuple(config.get("mean") or (0.5, 0.5, 0.5))
     std = tuple(config.get("std") or (0.5, 0.5, 0.5))
+    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
     spacing = scale_true(config)
     if spacing is not None:  # as in training: at the target spacing, at least one patch
         from papseg_utils.data.spacing import resample_image, sample_patch
 
         image = resample_image(image, input_factor(config, pixel_size_um))
-        side = max(int(spacing["patch_size"]), *image.shape[:2])
+        side = _ceil_to(max(image.shape[:2]), multiple)  # a gray square, as in training
         image = sample_patch(image, np.zeros(image.shape[:2], np.uint8), side)[0]
     elif config.get("image_size"):
         from papseg_utils.data.resize import letterbox
 
         image = letterbox(image, None, int(config["image_size"]))[0]
-    multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
     x = normalise(image, mean, std)
     x = _pad_to(x, _ceil_to(x.shape[-2], multiple), _ceil_to(x.shape[-1], multiple))[None]
     from papseg_utils.models.heads import image_logits_of

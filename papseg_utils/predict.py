@@ -53,7 +53,6 @@ from PIL import Image
 from papseg_utils.cli_text import for_command_line
 from papseg_utils.labels import LabelScheme
 from papseg_utils.progress import tqdm
-from papseg_utils.scale_estimate import pixel_size_arg
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +76,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--recursive", action="store_true", help="search folders recursively")
     p.add_argument(
         "--pixel-size",
-        type=pixel_size_arg,
         default=None,
         metavar="UM|auto",
         help="pixel size of the images in um/px, or auto to estimate it (default: that of the "
@@ -181,6 +179,13 @@ def check_options(args: argparse.Namespace) -> str | None:
         return f"--overlap {args.overlap} must be a fraction in [0, 0.9] (default 0.25)"
     if args.batch_size < 1:
         return f"--batch-size {args.batch_size} must be >= 1 (default 4)"
+    from papseg_utils.data.spacing import PixelSizeError
+    from papseg_utils.scale_estimate import parse_pixel_size
+
+    try:
+        args.pixel_size = parse_pixel_size(args.pixel_size)
+    except PixelSizeError as err:
+        return str(err)
     from papseg_utils.device import resolve_device
 
     try:

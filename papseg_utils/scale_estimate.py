@@ -110,20 +110,22 @@ def estimate_pixel_size(
             "images": len(chosen)}  # fmt: skip
 
 
-def pixel_size_arg(text: str) -> float | str:
-    """argparse ``type`` of ``--pixel-size``: ``"auto"`` or a checked um/px value."""
-    import argparse
+def parse_pixel_size(text: str | float | None, option: str = "--pixel-size") -> float | str | None:
+    """A ``--pixel-size`` value: None (not given), ``"auto"`` or checked um/px.
 
+    Raises :class:`~papseg_utils.data.spacing.PixelSizeError` naming ``option`` and the fix
+    (<= 0, NaN, not a number, or outside 0.01-10 um/px).
+    """
     from papseg_utils.data.spacing import PixelSizeError, check_pixel_size
 
+    if text is None:
+        return None
     if str(text).strip().lower() == "auto":
         return "auto"
     try:
-        return check_pixel_size(text, "")
+        return check_pixel_size(text, option)
     except PixelSizeError as err:
-        raise argparse.ArgumentTypeError(
-            f"{str(err).strip()}; or 'auto' to estimate it from the images"
-        ) from None
+        raise PixelSizeError(f"{err}; or 'auto' to estimate it from the images") from None
 
 
 def resolve_pixel_size(

@@ -68,7 +68,6 @@ import torch
 from papseg_utils.inference import image_probabilities, predict_with_config
 from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.metrics import bootstrap_ci, evaluate, summarise
-from papseg_utils.scale_estimate import pixel_size_arg
 
 log = logging.getLogger(__name__)
 
@@ -614,7 +613,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--pixel-size",
-        type=pixel_size_arg,
         default=None,
         metavar="UM|auto",
         help="pixel size of the images in um/px, or auto to estimate it; scale-true checkpoints "
@@ -628,7 +626,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ap.add_argument(
         "--spacing-um",
-        type=pixel_size_arg,
         default=None,
         help="deprecated: the same as --pixel-size UM --distance-unit um",
     )
@@ -649,6 +646,20 @@ def _load_samples(args, members: Sequence[Member], scheme: str):
         d = run_data(members[0], dataset="synthetic")
         kw = {"n": d["num_images"], "seed": d["seed"], "image_size": d["image_size"]}
     return load_dataset(args.dataset, root=args.data_dir or None, scheme=scheme, **kw)
+
+
+def _check_pixel_options(args) -> None:
+    """Parse ``--pixel-size`` / ``--spacing-um`` before any work (ScoringError names the option)."""
+    from papseg_utils.data.spacing import PixelSizeError
+    from papseg_utils.scale_estimate import parse_pixel_size
+
+    try:
+        args.pixel_size = parse_pixel_size(args.pixel_size)
+        args.spacing_um = parse_pixel_size(args.spacing_um, "--spacing-um")
+    except PixelSizeError as err:
+        raise ScoringError(str(err)) from None
+    if args.spacing_um == "auto":
+        raise ScoringError("--spacing-um takes um/px; use --pixel-size auto --distance-unit um")
 
 
 def _pixel_size(args, members: Sequence[Member], samples, assignment) -> dict:
@@ -696,6 +707,7 @@ def run(args: argparse.Namespace) -> dict:
     from papseg_utils.data.registry import resolve_root
     from papseg_utils.device import resolve_device
 
+    _check_pixel_options(args)
     device = resolve_device(args.device)
     members = load_members(args.checkpoints, device=str(device))
     scheme = members[0].scheme.name

@@ -110,6 +110,9 @@ def _world(tmp: Path) -> dict:
     (w["noclasses"] / "classes.yaml").unlink()
     w["badclasses"] = _folder(tmp / "badclasses")
     (w["badclasses"] / "classes.yaml").write_text("classes: [oops", encoding="utf-8")
+    w["badpixel"] = _folder(tmp / "badpixel")
+    with open(w["badpixel"] / "classes.yaml", "a", encoding="utf-8") as fh:
+        fh.write("pixel_size_um: -1\n")
     w["emptydata"] = _folder(tmp / "emptydata")
     for sub in ("images", "masks"):
         for f in (w["emptydata"] / sub).iterdir():
@@ -182,6 +185,22 @@ PROBES: list[Probe] = [
           lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "o", "--device", "nonsense"), 2, "--device"),
     Probe("predict CKPT IMAGES --out O --tile-size 100000", "tile larger than the image (clamped)",
           lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "o100k", "--tile-size", "100000", "--device", "cpu"), 0, "wrote 1 masks"),
+    Probe("train --target-spacing-um -0.2", "target spacing negative",
+          lambda w: T(w, "--target-spacing-um", "-0.2", "--output-dir", w["tmp"] / "r_sp"), 2, "--target-spacing-um"),
+    Probe("train --dataset folder --data-dir D --target-spacing-um 0.2", "classes.yaml pixel_size_um negative",
+          lambda w: T(w, "--dataset", "folder", "--data-dir", w["badpixel"], "--target-spacing-um", "0.2",
+                      "--output-dir", w["tmp"] / "r_px"), 2, "pixel_size_um"),
+    # predict: the images' pixel size (scale-true geometry)
+    Probe("predict CKPT IMAGES --out O --pixel-size 0", "pixel size 0",
+          lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "o", "--pixel-size", "0"), 2, "--pixel-size"),
+    Probe("predict CKPT IMAGES --out O --pixel-size nan", "pixel size NaN",
+          lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "o", "--pixel-size", "nan"), 2, "positive number of um/px"),
+    Probe("predict CKPT IMAGES --out O --pixel-size 25", "pixel size absurd (25 um/px)",
+          lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "o", "--pixel-size", "25"), 2, "outside 0.01-10 um/px"),
+    Probe("predict CKPT IMAGES --out O --pixel-size 0.001", "pixel size absurd (0.001 um/px)",
+          lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "o", "--pixel-size", "0.001"), 2, "outside 0.01-10 um/px"),
+    Probe("predict LETTERBOX-CKPT IMAGES --out O --pixel-size 0.2", "pixel size for a letterbox checkpoint",
+          lambda w: P(w, w["ckpt"], w["big"], "--out", w["tmp"] / "opx", "--pixel-size", "0.2", "--device", "cpu"), 0, "does not change its input"),
     # predict: inputs and checkpoints (item 6)
     Probe("predict MISSING IMAGES --out O", "no checkpoint there",
           lambda w: P(w, w["tmp"] / "nope", w["big"], "--out", w["tmp"] / "o"), 2, "no checkpoint"),
@@ -294,7 +313,7 @@ def test_bad_inputs_give_clear_messages_and_the_table_is_current(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     world = _world(tmp_path / "w")
     user = {k: v for k, v in world.items() if k in ("X", "data", "noclasses", "badclasses",
-            "unpaired", "corrupt", "herlev", "big")}  # fmt: skip
+            "unpaired", "corrupt", "herlev", "big", "badpixel")}  # fmt: skip
     before = {k: _hash_tree(v) for k, v in user.items()}
     rows = []
     for probe in PROBES:

@@ -154,3 +154,42 @@ def test_image_head_scores_the_paper_taxonomy_per_cell(tmp_path):
         assert rows.value.iloc[0] == 0
     s = summary(scores.tables["paper_cells"], n_boot=100)
     assert {"healthy", "unhealthy", "macro"} <= set(s["class"])
+
+
+def _scale_true_checkpoint(run: Path) -> Path:
+    torch.manual_seed(0)
+    scheme = get_scheme(SCHEME)
+    model = build_model("unet", num_classes=scheme.num_classes, pretrained="none")
+    spacing = {"target_spacing_um": 0.5, "patch_size": 64, "pixel_size_um": 0.5,
+               "reference": {"class": "foreground", "median_area_um2": 400.0}}  # fmt: skip
+    save_checkpoint(run / "last", model, num_classes=scheme.num_classes, scheme=scheme,
+                    extra={"spacing": spacing})  # fmt: skip
+    return run / "last"
+
+
+def test_pixel_size_drives_resampling_and_units(folder_data, tmp_path, capsys):
+    root, _ = folder_data
+    ckpt = _scale_true_checkpoint(tmp_path / "st")
+    base = [str(ckpt), "--dataset", "folder", "--data-dir", str(root), "--split", "all",
+            "--device", "cpu", "--n-boot", "50"]  # fmt: skip
+    assert main(base + ["--out", str(tmp_path / "a")]) == 0
+    err = capsys.readouterr().err
+    assert "not known: assuming 0.5 um/px" in err  # the folder has no pixel_size_um: said once
+    rec = json.loads((tmp_path / "a" / "scoring.json").read_text())
+    assert rec["options"]["pixel_size"]["source"] == "assumed"
+    px = pd.read_csv(tmp_path / "a" / "per_image.csv")
+    assert main(base + ["--out", str(tmp_path / "b"), "--pixel-size", "0.5",
+                        "--distance-unit", "um"]) == 0  # fmt: skip
+    um = pd.read_csv(tmp_path / "b" / "per_image.csv")
+    hd = (px.metric == "hd95") & px.value.notna() & (px.value > 0)
+    assert hd.any()
+    np.testing.assert_allclose(um[hd].value.to_numpy(), 0.5 * px[hd].value.to_numpy(), rtol=1e-6)
+    assert set(um[um.metric == "hd95"].unit) == {"um"}
+    # the deprecated option means the same, and says so
+    assert main(base + ["--out", str(tmp_path / "c"), "--spacing-um", "0.5"]) == 0
+    assert "deprecated" in capsys.readouterr().err
+    dep = pd.read_csv(tmp_path / "c" / "per_image.csv")
+    np.testing.assert_allclose(dep[hd].value.to_numpy(), um[hd].value.to_numpy())
+    assert main(base + ["--out", str(tmp_path / "d"), "--pixel-size", "0"]) == 2
+    assert "--pixel-size" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()

@@ -271,10 +271,8 @@ def test_predict_writes_labels_and_paper_masks(head_checkpoint, tmp_path, capsys
 def test_predict_refuses_bad_pixel_sizes(head_checkpoint, tmp_path, capsys, bad):
     from papseg_utils.predict import main
 
-    with pytest.raises(SystemExit) as stop:
-        main([str(head_checkpoint), str(tmp_path), "--out", str(tmp_path / "o"),
-              "--pixel-size", bad])  # fmt: skip
-    assert stop.value.code == 2
+    assert main([str(head_checkpoint), str(tmp_path), "--out", str(tmp_path / "o"),
+                 "--pixel-size", bad]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "--pixel-size" in err and "auto" in err
     assert not (tmp_path / "o").exists()
@@ -295,3 +293,26 @@ def test_train_records_the_spacing(tmp_path):
     assert spacing["pixel_size_um"] == pytest.approx(synthetic_pixel_size(64))
     assert spacing["reference"]["median_area_um2"] > 0
     assert config["image_size"] is None  # nothing is letterboxed
+
+
+def test_whole_images_batched_by_size():
+    """Scale-true items are whole images padded to a multiple of 32; batches share a size."""
+    from papseg_utils.data.base import Sample
+    from papseg_utils.train.distributed import ShardedBatchSampler
+
+    shapes = [(40, 30), (100, 70), (45, 60), (300, 200), (95, 90), (33, 33)]
+    samples = [Sample(np.full((*hw, 3), 90, np.uint8), _cells(*hw), f"s{i}", "g")
+               for i, hw in enumerate(shapes)]  # fmt: skip
+    ds = SegmentationDataset(samples, target_spacing_um=0.2, pixel_size_um=0.2, patch_size=256,
+                             random_patches=True, foreground=(2,))  # fmt: skip
+    assert ds.sizes == [64, 128, 64, 256, 96, 64]  # padded to 32 px steps, capped at 256
+    assert ds[3]["image"].shape == (3, 256, 256)  # the large one gives a patch
+    batch = ds.collate([ds[0], ds[4]])
+    assert batch["image"].shape == (2, 3, 96, 96) and batch["mask"].shape == (2, 96, 96)
+    assert int((batch["mask"][0] != IGNORE_INDEX).sum()) == 40 * 30  # padding is ignored
+    gray = (128 / 255 - 0.5) / 0.5
+    assert float(batch["image"][0, 0, 0, 0]) == pytest.approx(gray, abs=1e-6)
+    sampler = ShardedBatchSampler(len(ds), 3, seed=0, drop_last=False, sizes=ds.sizes)
+    batches = list(sampler)
+    assert sorted(i for b in batches for i in b) == list(range(6))
+    assert {0, 2, 5} in [set(b) for b in batches]  # the three 64 px images go together

@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 from papseg_utils.data.base import Sample
 from papseg_utils.data.resize import letterbox
 from papseg_utils.data.spacing import sample_patch, to_target_spacing
+from papseg_utils.labels import IGNORE_INDEX
 
 
 class SegmentationDataset(Dataset):
@@ -62,7 +63,10 @@ class SegmentationDataset(Dataset):
         Scale-true geometry: the spacing the network works at and the samples' pixel size
         (both um/px; ``pixel_size_um`` None means "already at the target spacing").
     patch_size : int, optional
-        Side of the square patches in px at the target spacing (scale-true geometry).
+        The largest side in px at the target spacing (scale-true geometry): an image that
+        fits is padded to a square of its long side rounded up to ``size_multiple`` (see
+        :meth:`side`), a larger one gives ``patch_size`` patches. Batch such items with
+        :meth:`collate` and batches of similar :attr:`sizes`.
     random_patches : bool
         Random (training) or central (validation) patches.
     foreground : sequence of int
@@ -87,6 +91,7 @@ class SegmentationDataset(Dataset):
         foreground: Sequence[int] = (),
         foreground_prob: float = 0.33,
         seed: int = 0,
+        size_multiple: int = 32,
     ) -> None:
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
             raise ValueError(f"mean={mean}, std={std}: need 3 values each, std > 0")
@@ -110,6 +115,7 @@ class SegmentationDataset(Dataset):
         self.random_patches = bool(random_patches)
         self.foreground = tuple(int(c) for c in foreground)
         self.foreground_prob = float(foreground_prob)
+        self.size_multiple = int(size_multiple)
         self._rng = np.random.default_rng(seed)
         self.cache = cache
         self._cache: dict[int, tuple[np.ndarray, np.ndarray, object]] = {}
@@ -147,6 +153,53 @@ class SegmentationDataset(Dataset):
         if hasattr(self.transform, "set_random_seed"):
             self.transform.set_random_seed(int(seed))
 
+    def side(self, index: int) -> int:
+        """Side (px) of item ``index`` in the scale-true geometry (None in the letterbox one).
+
+        The image's long side at the target spacing rounded up to ``size_multiple``, at most
+        ``patch_size``: an image that fits is padded only that far (no compute spent on a
+        canvas), a larger one gives ``patch_size`` patches.
+        """
+        if self.patch_size is None:
+            return None
+        h, w = self.prepared(index)[0].shape[:2]
+        m = self.size_multiple
+        return int(min(self.patch_size, -(-max(h, w) // m) * m))
+
+    @property
+    def sizes(self) -> list[int] | None:
+        """Every item's :meth:`side` (scale-true), for batches of similar sizes; else None."""
+        if self.patch_size is None:
+            return None
+        return [self.side(i) for i in range(len(self))]
+
+    def collate(self, items: list[dict]) -> dict:
+        """Batch items of different sides: pad each to the largest (gray image, ignored mask).
+
+        (B, 3, S, S) float32 images, (B, S, S) int64 masks, names (and labels) as lists /
+        a tensor; items that already share one side are stacked as they are.
+        """
+        side = max(int(it["image"].shape[-1]) for it in items)
+        fill = torch.from_numpy((128.0 - self.mean) * self.inv_std).view(3, 1, 1)
+        images, masks = [], []
+        for it in items:
+            x, m = it["image"], it["mask"]
+            h, w = x.shape[-2:]
+            if (h, w) != (side, side):
+                top, left = (side - h) // 2, (side - w) // 2
+                xp = fill.expand(3, side, side).clone()
+                xp[:, top : top + h, left : left + w] = x
+                mp = torch.full((side, side), IGNORE_INDEX, dtype=m.dtype)
+                mp[top : top + h, left : left + w] = m
+                x, m = xp, mp
+            images.append(x)
+            masks.append(m)
+        out = {"image": torch.stack(images), "mask": torch.stack(masks),
+               "name": [it["name"] for it in items]}  # fmt: skip
+        if "label" in items[0]:
+            out["label"] = torch.stack([it["label"] for it in items])
+        return out
+
     def geometry(self, index: int):
         """The letterbox :class:`~papseg_utils.data.resize.Geometry` of item ``index`` (or None)."""
         return self.prepared(index)[2]
@@ -155,7 +208,7 @@ class SegmentationDataset(Dataset):
         image, mask, _ = self.prepared(index)
         if self.patch_size is not None:
             rng = self._rng if self.random_patches else None
-            image, mask = sample_patch(image, mask, self.patch_size, rng, self.foreground,
+            image, mask = sample_patch(image, mask, self.side(index), rng, self.foreground,
                                        self.foreground_prob)  # fmt: skip
         if self.transform is not None:
             out = self.transform(image=image, mask=mask)

@@ -237,6 +237,13 @@ def _check(p: dict[str, Any]) -> None:
             f"--cv-folds {p['cv_folds']} --fold {p['fold']}: need cv-folds >= 2 and "
             "0 <= fold < cv-folds (or --cv-folds 0 for a plain train/val/test split)"
         )
+    if p["target_spacing_um"]:  # 0 is the letterbox geometry; anything else must be a spacing
+        from papseg_utils.data.spacing import PixelSizeError, check_pixel_size
+
+        try:
+            check_pixel_size(p["target_spacing_um"], "--target-spacing-um")
+        except PixelSizeError as err:
+            raise UsageError(f"{err}; or 0 to letterbox every image to --image-size") from None
     if not 0 < p["data_fraction"] <= 1:
         raise UsageError(f"--data-fraction {p['data_fraction']} must be in (0, 1]")
     if p["max_steps_per_epoch"] < 0:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -122,6 +122,11 @@ class ShardedBatchSampler(Sampler[list[int]]):
     rank, world_size : int
         This process's slice: ``global_batch[rank * b : (rank + 1) * b]`` with
         ``b = len(global_batch) // world_size``.
+    sizes : sequence of int, optional
+        One size per sample (e.g. the side a scale-true image is padded to). Batches are then
+        made of samples of similar size: the epoch's order is sorted by size (ties in the
+        seeded random order), cut into batches, and the batches are shuffled, so a batch pads
+        little and the epoch still visits the sizes in a random order.
     """
 
     def __init__(
@@ -133,7 +138,11 @@ class ShardedBatchSampler(Sampler[list[int]]):
         drop_last: bool = True,
         rank: int = 0,
         world_size: int = 1,
+        sizes: Sequence[int] | None = None,
     ):
+        if sizes is not None and len(sizes) != num_samples:
+            raise ValueError(f"{len(sizes)} sizes for {num_samples} samples")
+        self.sizes = None if sizes is None else [int(v) for v in sizes]
         if num_samples < 1:
             raise ValueError("the training set is empty; check the dataset and the split")
         if batch_size < 1 or batch_size % world_size:
@@ -164,9 +173,14 @@ class ShardedBatchSampler(Sampler[list[int]]):
         else:
             order = list(range(self.num_samples))
         b = self.batch_size
+        if self.sizes is not None:  # similar sizes together, in a random order of batches
+            order = sorted(order, key=lambda i: self.sizes[i])  # stable: ties stay shuffled
         batches = [order[i : i + b] for i in range(0, len(order), b)]
         if len(batches) > 1 and len(batches[-1]) < b and self.drop_last:
             batches.pop()
+        if self.sizes is not None and self.shuffle:
+            g = torch.Generator().manual_seed(self.seed + self.epoch + 7919)
+            batches = [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
         # every batch must split evenly (DDP processes need equal step counts)
         return [
             bt[: len(bt) - len(bt) % self.world_size]

@@ -38,7 +38,7 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "image_size": (
         int,
         128,
-        "network input side in px: the letterbox side, or the patch side at target_spacing_um",
+        "network input side in px: the letterbox side, or the largest side at target_spacing_um",
     ),
     "target_spacing_um": (
         float,

@@ -167,7 +167,8 @@ def prepare_training(
     geometry = scale_true_geometry(p, label_scheme) if scale_true else {"image_size": size}
 
     def subset(names, transform=None, random_patches=False):
-        patches = {"random_patches": random_patches, "seed": p["seed"]} if scale_true else {}
+        patches = {"random_patches": random_patches, "seed": p["seed"],
+                   "size_multiple": spec.size_multiple} if scale_true else {}  # fmt: skip
         return SegmentationDataset(
             [by_name[n] for n in names], transform=transform, mean=spec.mean, std=spec.std,
             labels=[label_of[n] for n in names] if label_names else None, **geometry, **patches,
@@ -221,8 +222,10 @@ def oversampled_classes(scheme: LabelScheme) -> tuple[int, ...]:
 def spacing_record(geometry: dict, samples: list, scheme: LabelScheme) -> dict:
     """What a scale-true checkpoint records of its geometry (``config.json``, key ``spacing``).
 
-    ``target_spacing_um``, ``patch_size``, ``pixel_size_um`` (of the training images; None
-    when unknown) and ``reference`` (for ``--pixel-size auto``,
+    ``target_spacing_um``, ``patch_size``, ``window`` (the sliding window of inference:
+    twice the patch, since a fully convolutional network given more context than its
+    patches did better on the large Herlev cells), ``pixel_size_um`` (of the training
+    images; None when unknown) and ``reference`` (for ``--pixel-size auto``,
     :mod:`papseg_utils.scale_estimate`): the class measured (``nucleus`` or ``foreground``)
     and the median over the training images of its area per image in um^2.
     """
@@ -233,6 +236,7 @@ def spacing_record(geometry: dict, samples: list, scheme: LabelScheme) -> dict:
     return {
         "target_spacing_um": geometry["target_spacing_um"],
         "patch_size": geometry["patch_size"],
+        "window": 2 * geometry["patch_size"],
         "pixel_size_um": geometry["pixel_size_um"],
         "reference": {"class": cls, "median_area_um2": area},
     }

@@ -136,22 +136,25 @@ class Trainer:
         if cfg.deterministic:
             kw["persistent_workers"] = False  # fresh, epoch-seeded workers every epoch
         self.workers = kw["num_workers"]
+        # scale-true datasets: items of different sizes, batched by size and padded per batch
+        sizes, collate = getattr(train_ds, "sizes", None), getattr(train_ds, "collate", None)
         self.sampler = ShardedBatchSampler(len(train_ds), cfg.batch_size, seed=cfg.seed,
                                            shuffle=True, drop_last=True, rank=self.rank,
-                                           world_size=self.world)  # fmt: skip
+                                           world_size=self.world, sizes=sizes)  # fmt: skip
         self.generator = torch.Generator()
         self.train_loader = DataLoader(train_ds, batch_sampler=self.sampler,
                                        worker_init_fn=worker_init_fn, generator=self.generator,
-                                       **kw)  # fmt: skip
+                                       collate_fn=collate if sizes else None, **kw)  # fmt: skip
         self.val_loader = None
         if val_ds is not None:
             if len(val_ds) == 0:
                 raise ValueError("the validation set is empty; pass val_ds=None or fix the split")
             shard = (Subset(val_ds, list(range(self.rank, len(val_ds), self.world)))
                      if self.world > 1 else val_ds)  # fmt: skip
+            val_collate = val_ds.collate if getattr(val_ds, "sizes", None) else None
             self.val_loader = DataLoader(shard, batch_size=max(1, cfg.batch_size // self.world),
                                          shuffle=False, worker_init_fn=worker_init_fn,
-                                         **kw)  # fmt: skip
+                                         collate_fn=val_collate, **kw)  # fmt: skip
         self.micro_per_epoch = len(self.sampler)
         if self.micro_per_epoch == 0:
             raise ValueError(

@@ -1,0 +1,61 @@
+"""Scale bins and paired per-group comparisons of two recipes (results.scale)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from papseg_utils.results.scale import (
+    SCALE_BINS,
+    compare_by,
+    image_groups,
+    letterbox_factor,
+    plot_scale_robustness,
+    scale_bin,
+)
+from papseg_utils.viz.scale import nucleus_diameter_um
+
+
+def test_bins_cover_every_factor_once():
+    assert letterbox_factor(448) == 0.5 and scale_bin(0.5) == "<= 0.5"
+    assert scale_bin(0.51) == "0.5-0.8" and scale_bin(2.0) == "1.25-2" and scale_bin(9) == "> 2"
+    assert [b[0] for b in SCALE_BINS][0] == "<= 0.5"
+    with pytest.raises(ValueError):
+        scale_bin(0)
+    g = image_groups([{"name": "a/1", "group": "a", "width": 100, "height": 448}])
+    assert g.loc["a/1", "scale_bin"] == "<= 0.5" and g.loc["a/1", "long_side"] == 448
+
+
+def _table(values: dict[str, float]) -> pd.DataFrame:
+    return pd.DataFrame([{"image": k, "class": "nucleus", "metric": "dice", "value": v,
+                          "scheme": "herlev3"} for k, v in values.items()])  # fmt: skip
+
+
+def test_compare_by_pairs_images_within_groups():
+    a = _table({"x": 0.5, "y": 0.7, "z": 0.9, "w": np.nan})
+    b = _table({"x": 0.6, "y": 0.9, "z": 0.9, "w": 0.3})
+    groups = pd.Series({"x": "small", "y": "small", "z": "large", "w": "large"})
+    df = compare_by({"lb": a, "st": b}, groups, keys=[("herlev3", "nucleus", "dice")],
+                    n_boot=200, order=["small", "large"])  # fmt: skip
+    small, large = df.iloc[0], df.iloc[1]
+    assert small.group == "small" and small.images == 2
+    assert small["diff"] == pytest.approx(0.15) and small.lb == pytest.approx(0.6)
+    assert small.ci_low <= small["diff"] <= small.ci_high
+    assert large.images == 1 and large["diff"] == 0 and np.isnan(large.ci_low)  # w: NaN dropped
+    with pytest.raises(ValueError, match="two tables"):
+        compare_by({"a": a}, groups)
+
+
+def test_scale_plot_has_one_line_per_mode():
+    rows = [{"mode": m, "class": c, "factor": f, "dice": 0.9, "ci_low": 0.88, "ci_high": 0.92}
+            for m in ("given", "letterbox") for c in ("nucleus", "cytoplasm")
+            for f in (0.5, 1.0, 2.0)]  # fmt: skip
+    fig = plot_scale_robustness(pd.DataFrame(rows))
+    assert len(fig.axes) == 2 and len(fig.axes[0].get_legend().get_texts()) == 2
+
+
+def test_nucleus_diameter():
+    m = np.zeros((50, 50), np.uint8)
+    m[10:20, 10:20] = 2  # 100 px at 0.5 um/px: 25 um^2
+    assert nucleus_diameter_um(m, 2, 0.5) == pytest.approx(2 * np.sqrt(25 / np.pi))
