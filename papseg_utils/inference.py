@@ -406,7 +406,8 @@ def predict_with_config(
       ``pixel_size_um`` (None: the training images' pixel size) to the checkpoint's target
       spacing; an image larger than the window is predicted in a sliding window of
       ``tile_size`` (default: the checkpoint's ``window``, else its patch size) with Gaussian
-      weights, a smaller one in one pass; the probabilities are resampled back to the native grid before any argmax;
+      weights, a smaller one in one pass; the probabilities are resampled back to the native
+      grid before any argmax;
     * **letterbox** checkpoints (``config["image_size"]``): without ``tile_size`` the image is
       letterboxed to that size (as in training) and the probabilities are mapped back; with
       ``tile_size`` it is predicted at native resolution in tiles.
@@ -457,7 +458,7 @@ def image_probabilities(
     std = tuple(config.get("std") or (0.5, 0.5, 0.5))
     multiple = int((config.get("spec_extra") or {}).get("size_multiple") or 32)
     spacing = scale_true(config)
-    if spacing is not None:  # as in training: at the target spacing, at least one patch
+    if spacing is not None:  # as in training: the whole image at the target spacing
         from papseg_utils.data.spacing import resample_image, sample_patch
 
         image = resample_image(image, input_factor(config, pixel_size_um))

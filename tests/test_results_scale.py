@@ -59,3 +59,15 @@ def test_nucleus_diameter():
     m = np.zeros((50, 50), np.uint8)
     m[10:20, 10:20] = 2  # 100 px at 0.5 um/px: 25 um^2
     assert nucleus_diameter_um(m, 2, 0.5) == pytest.approx(2 * np.sqrt(25 / np.pi))
+
+
+def test_compact_reads_a_to_b_with_the_interval():
+    from papseg_utils.results.scale import compact
+
+    a = _table({"x": 0.5, "y": 0.7})
+    b = _table({"x": 0.6, "y": 0.9})
+    df = compare_by({"letterbox": a, "scale_true": b}, pd.Series({"x": "g", "y": "g"}),
+                    keys=[("herlev3", "nucleus", "dice")], n_boot=100)  # fmt: skip
+    out = compact(df)
+    assert out.loc["g", "images"] == 2
+    assert out.loc["g", "nucleus dice"].startswith("0.600 -> 0.750 (+0.150 [")

@@ -155,3 +155,26 @@ def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucl
     axes[0].legend(fontsize=8, loc="lower center")
     fig.tight_layout()
     return fig
+
+
+def compact(df: pd.DataFrame, a: str = "letterbox", b: str = "scale_true") -> pd.DataFrame:
+    """A :func:`compare_by` table as one row per group and one column per (class, metric).
+
+    Each cell reads ``"A -> B (diff [low, high])"``, rounded to 3 digits (HD95 to 1); ``images``
+    is the number of images of the group (of the first key).
+    """
+    rows = {}
+    for r in df.to_dict("records"):
+        nd = 1 if r["metric"] == "hd95" else 3
+        cell = (f"{r[a]:.{nd}f} -> {r[b]:.{nd}f} ({r['diff']:+.{nd}f} "
+                f"[{r['ci_low']:+.{nd}f}, {r['ci_high']:+.{nd}f}])")  # fmt: skip
+        row = rows.setdefault(r["group"], {"images": r["images"]})
+        key = (
+            f"{r['class']} {r['metric']}"
+            if r["scheme"] == "herlev3"
+            else f"{r['class']} ({r['scheme']}) {r['metric']}"
+        )
+        row[key] = cell
+    out = pd.DataFrame.from_dict(rows, orient="index")
+    out.index.name = "group"
+    return out
