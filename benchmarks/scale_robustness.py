@@ -104,12 +104,16 @@ def run(args) -> pd.DataFrame:
                                          "dice": _dice(pred, mask, cid)})  # fmt: skip
                 print(f"{arm} fold {k} factor {f}: {len(test)} images, "
                       f"{time.perf_counter() - t0:.0f} s", flush=True)  # fmt: skip
-    args.out.mkdir(parents=True, exist_ok=True)
-    df = pd.DataFrame(rows)
-    df.to_csv(args.out / "per_image.csv.gz", index=False)
+            _save(args.out, rows, autos)  # after every fold: an interrupted run keeps its folds
+    _save(args.out, rows, autos)
+    return pd.DataFrame(rows)
+
+
+def _save(out: Path, rows: list, autos: list) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(out / "per_image.csv.gz", index=False)
     if autos:
-        pd.DataFrame(autos).to_csv(args.out / "auto.csv", index=False)
-    return df
+        pd.DataFrame(autos).to_csv(out / "auto.csv", index=False)
 
 
 def summarise(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:

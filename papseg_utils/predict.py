@@ -18,7 +18,7 @@ For every input image it writes, under ``--out`` (never next to the inputs):
 ``<name>`` mirrors the input: the file name for a file argument, the path
 relative to the folder for a folder argument.
 
-Geometry. A scale-true checkpoint (the ``herlev-best`` recipe) resamples each image from
+Geometry. A scale-true checkpoint (the ``herlev-scale-true`` recipe) resamples each image from
 its pixel size to the checkpoint's target spacing, predicts it whole (a sliding window
 beyond the training patch size) and resamples the probabilities back: give the images'
 pixel size with ``--pixel-size`` (um/px), or ``--pixel-size auto`` to estimate it from the

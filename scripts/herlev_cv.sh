@@ -5,7 +5,7 @@
 #   scripts/herlev_cv.sh OUT_DIR [extra train options...]
 #
 # Environment: PAPSEG_HERLEV_DIR (the Herlev folder, else the package's default location),
-# PROFILE (default herlev-best, the scale-true recipe; herlev-letterbox for the one before it),
+# PROFILE (default herlev-best, the letterbox recipe; herlev-scale-true for the scale-true one),
 # FOLDS (default 5), EPOCHS (default: the profile's), PYTHON (default python).
 set -euo pipefail
 out=${1:?usage: scripts/herlev_cv.sh OUT_DIR [extra train options]}

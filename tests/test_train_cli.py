@@ -146,6 +146,8 @@ def test_defaults_match_the_notebook_parameters():
 def test_profile_reads_the_notebook_recipe_and_flags_win():
     params = cli.resolve_args(["--profile", "herlev-best", "--epochs", "3", "--cv-folds", "5"])
     assert params["image_head"] == "health" and params["image_size"] == 224
+    scale_true = cli.resolve_args(["--profile", "herlev-scale-true"])
+    assert scale_true["target_spacing_um"] == 0.201 and scale_true["image_size"] == 256
     assert params["num_epochs"] == 3 and params["cv_folds"] == 5
     assert params["output_dir"] == cli.PARAMETERS["output_dir"][1]  # the templated path is left out
     with pytest.raises(cli.UsageError, match="no such profile"):
