@@ -13,8 +13,8 @@ HD95 (px) and the paper taxonomy's healthy/unhealthy Dice; and ``image_head.csv`
 sensitivity and specificity of each recipe's healthy/unhealthy head. Usage::
 
     PYTHONPATH=. python benchmarks/scale_true_vs_letterbox.py \\
-        --letterbox results/herlev-best-letterbox-cv --scale-true results/herlev-best-cv \\
-        --out results/herlev-best-cv/vs-letterbox
+        --letterbox results/herlev-best-cv --scale-true results/herlev-scale-true-cv \\
+        --out results/herlev-scale-true-cv/vs-letterbox
 """
 
 from __future__ import annotations
