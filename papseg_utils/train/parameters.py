@@ -38,12 +38,12 @@ PARAMETERS: dict[str, tuple[type, Any, str]] = {
     "image_size": (
         int,
         128,
-        "network input side in px: the letterbox side, or the largest side at target_spacing_um",
+        "input side in px: letterbox side, or largest side at target_spacing_um",
     ),
     "target_spacing_um": (
         float,
         0.0,
-        "um/px the network works at (scale-true: resample, patches); 0: letterbox to image_size",
+        "um/px of the scale-true geometry; 0: letterbox to image_size",
     ),
     "num_train_images": (int, 48, "synthetic only: images generated (training + validation)"),
     "val_fraction": (float, 0.2, "share of the images held out for validation"),
