@@ -214,9 +214,9 @@ def scale_true_geometry(p: dict, label_scheme: LabelScheme) -> dict:
 
 def oversampled_classes(scheme: LabelScheme) -> tuple[int, ...]:
     """The ids that training patches are centred on: the nucleus, else every foreground class."""
-    if "nucleus" in scheme.classes:
-        return (scheme.classes.index("nucleus"),)
-    return tuple(range(1, scheme.num_classes))
+    from papseg_utils.scale_estimate import reference_class
+
+    return tuple(reference_class(scheme)[1])
 
 
 def spacing_record(geometry: dict, samples: list, scheme: LabelScheme) -> dict:
