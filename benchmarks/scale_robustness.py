@@ -38,10 +38,11 @@ HERLEV_PX = 0.201
 
 
 def _dice(pred: np.ndarray, mask: np.ndarray, cls: int) -> float:
+    """Dice of class ``cls`` outside the ignored pixels; NaN when both are empty."""
+    from papseg_utils.metrics.overlap import dice_score
+
     valid = mask != 255
-    a, b = (pred == cls) & valid, (mask == cls) & valid
-    den = a.sum() + b.sum()
-    return float(2 * (a & b).sum() / den) if den else float("nan")
+    return dice_score((pred == cls) & valid, (mask == cls) & valid)
 
 
 def _members(folder: Path):

@@ -34,19 +34,10 @@ KEYS = (
 )
 
 
-def head_metrics(labels: pd.DataFrame) -> dict:
-    """Accuracy, sensitivity (unhealthy found) and specificity of an ``image_labels.csv``."""
-    truth = labels.group.map(lambda g: "healthy" if str(g).startswith("normal") else "unhealthy")
-    pred = labels.predicted
-    pos, neg = truth == "unhealthy", truth == "healthy"
-    return {"images": len(labels), "accuracy": float((pred == truth).mean()),
-            "sensitivity": float((pred[pos] == "unhealthy").mean()),
-            "specificity": float((pred[neg] == "healthy").mean())}  # fmt: skip
-
-
 def main(argv=None) -> int:
     from papseg_utils.data.herlev import list_image_sizes
     from papseg_utils.results.scale import SCALE_BINS, compare_by, image_groups
+    from papseg_utils.scoring import image_accuracy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--letterbox", type=Path, required=True)
@@ -74,7 +65,8 @@ def main(argv=None) -> int:
     for label, folder in (("letterbox", args.letterbox), ("scale_true", args.scale_true)):
         f = folder / "image_labels.csv"
         if f.exists():
-            heads.append({"recipe": label, **head_metrics(pd.read_csv(f))})
+            acc = image_accuracy(pd.read_csv(f))
+            heads.append({"recipe": label, "images": acc.pop("n"), **acc})
     if heads:
         pd.DataFrame(heads).to_csv(args.out / "image_head.csv", index=False)
         print("\n" + pd.DataFrame(heads).round(4).to_string(index=False))

@@ -48,12 +48,14 @@ def values(table: pd.DataFrame, scheme: str, cls: str, metric: str) -> pd.Series
     return sel.set_index("image")["value"]
 
 
-def _boot_ci(diff: np.ndarray, n_boot: int, rng: np.random.Generator) -> tuple[float, float]:
+def _boot_ci(diff: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
+    """Bootstrap 95 % interval of the mean difference; NaN for fewer than two images."""
+    from papseg_utils.metrics.stats import bootstrap_mean_ci
+
     if len(diff) < 2:
         return float("nan"), float("nan")
-    idx = rng.integers(0, len(diff), (n_boot, len(diff)))
-    means = diff[idx].mean(1)
-    return float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975))
+    _, lo, hi = bootstrap_mean_ci(diff, n_boot=n_boot, seed=seed)
+    return lo, hi
 
 
 def compare_by(
@@ -86,7 +88,6 @@ def compare_by(
     if len(tables) != 2:
         raise ValueError(f"compare_by needs two tables, got {list(tables)}")
     (la, ta), (lb, tb) = tables.items()
-    rng = np.random.default_rng(seed)
     rows = []
     wanted = list(order) if order is not None else sorted(groups.unique())
     for scheme, cls, metric in keys:
@@ -96,7 +97,7 @@ def compare_by(
         for g in wanted:
             sel = both[both.group == g]
             d = (sel.b - sel.a).to_numpy()
-            lo, hi = _boot_ci(d, n_boot, rng)
+            lo, hi = _boot_ci(d, n_boot, seed)
             rows.append({"group": g, "scheme": scheme, "class": cls, "metric": metric,
                          "images": len(sel), la: sel.a.mean(), lb: sel.b.mean(),
                          "diff": d.mean() if len(d) else np.nan, "ci_low": lo, "ci_high": hi})  # fmt: skip
