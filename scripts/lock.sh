@@ -6,7 +6,8 @@
 #
 # The lock pins every package (pip install --no-deps -r requirements/lock.txt);
 # environment.yml is the conda-forge equivalent: python=3.11 + pip, with a pip
-# section of exactly the lock's pins (tests/test_hygiene.py checks they agree).
+# section of exactly the lock's pins (tests/test_hygiene.py checks they agree),
+# then "-e .": the clone itself, editable (conda runs pip in the file's folder).
 # A new lock changes its hash, so scripts/env.sh builds a new cached venv.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,6 +34,11 @@ fi
 {
     echo "# Conda environment for papseg (conda env create -f environment.yml)."
     echo "# Generated from requirements/lock.txt by scripts/lock.sh; do not edit by hand."
+    echo "# The pip section is the lock's pins, then this clone, editable (-e ., relative to"
+    echo "# this file's folder). For the notebooks, register the kernel and start JupyterLab:"
+    echo "#   conda activate papseg"
+    echo "#   python -m ipykernel install --user --name papseg --display-name \"Python 3 (papseg)\""
+    echo "#   jupyter lab notebooks/"
     echo "name: papseg"
     echo "channels:"
     echo "  - conda-forge"
@@ -41,5 +47,6 @@ fi
     echo "  - pip"
     echo "  - pip:"
     grep -vE '^\s*(#|$)' "$lock" | sed 's/^/      - /'
+    echo "      - -e ."
 } >"$envfile"
 echo "wrote $envfile" >&2
