@@ -22,6 +22,10 @@ PYTHON_HINTS: dict[str, str] = {
     "use encoder='tf_efficientnet_lite0'": "use --encoder tf_efficientnet_lite0",
     "or pretrained='none'": "or --pretrained none",
     "train one with papseg_utils.train.fit": "train one with python -m papseg_utils train",
+    " Pass root=...": " Pass --data-dir PATH",
+    "as the data folder (data_dir)": "as --data-dir PATH",
+    "image_head='health'": "--image-head health",
+    "image_head='diagnosis'": "--image-head diagnosis",
 }
 """Python hint in a library message -> its command-line form ("" drops it)."""
 

@@ -32,11 +32,13 @@ is an input file or lies inside an input folder is refused, whatever
 ``--overwrite`` says (paths are compared after resolving symlinks). A tile
 larger than the image is clamped to it; tiled images show a progress bar.
 
-Exit codes: 0 all images written; 1 some images were skipped (unreadable) or
-``--strict`` stopped at the first one, or outputs exist without
-``--overwrite``; 2 bad usage (missing or damaged checkpoint, no input images,
-invalid option, an output that would overwrite an input); 130 interrupted
-(Ctrl-C).
+Exit codes: 0 all images written; 1 some inputs were skipped (unreadable
+images, named files that are missing or dangling links) or ``--strict``
+stopped at the first one; 2 bad usage (missing, damaged or modified
+checkpoint, no input images, invalid option, outputs that exist without
+``--overwrite``, an output that would overwrite an input or cannot be
+written, inputs that share an output name); 130 interrupted (Ctrl-C, SIGTERM
+or SIGHUP).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -98,11 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def collect_inputs(
     inputs: list[str], recursive: bool = False
-) -> tuple[list[tuple[Path, Path]], list[str]]:
+) -> tuple[list[tuple[Path, Path]], list[tuple[Path, str]]]:
     """Expand files and folders into (path, relative output name) pairs.
 
     Returns the pairs (sorted within each folder) and a list of problems
-    (missing paths, files that are not images).
+    (missing paths, dangling links, files that are not images, folders without
+    images), each ``(path, reason)``.
     """
     pairs: list[tuple[Path, Path]] = []
     problems: list[str] = []
@@ -114,18 +118,23 @@ def collect_inputs(
             if not found:
                 hint = "" if recursive else " (use --recursive to search sub-folders)"
                 problems.append(
-                    f"{p}: folder holds no images with suffix {'/'.join(IMAGE_SUFFIXES)}{hint}"
+                    (p, f"folder holds no images with suffix {'/'.join(IMAGE_SUFFIXES)}{hint}")
                 )
             pairs += [(f, f.relative_to(p)) for f in found]
         elif p.is_file():
             if p.suffix.lower() not in IMAGE_SUFFIXES:
                 problems.append(
-                    f"{p}: not an image file (suffix {p.suffix!r}; expected {', '.join(IMAGE_SUFFIXES)})"
+                    (
+                        p,
+                        f"not an image file (suffix {p.suffix!r}; expected {', '.join(IMAGE_SUFFIXES)})",
+                    )
                 )
             else:
                 pairs.append((p, Path(p.name)))
+        elif p.is_symlink():
+            problems.append((p, f"a link to {os.readlink(p)}, which does not exist"))
         else:
-            problems.append(f"{p}: no such file or folder")
+            problems.append((p, "no such file or folder"))
     return pairs, problems
 
 
@@ -235,14 +244,17 @@ def unsafe_outputs(targets: list[Path], inputs: list[str], files: list[Path]) ->
 
 def main(argv: list[str] | None = None) -> int:
     """Run the predict command; returns the exit code (130 when interrupted with Ctrl-C)."""
+    from papseg_utils import signals
+
     args = build_parser().parse_args(argv)
+    signals.stop_on_signals()
     try:
         return _main(args)
     except KeyboardInterrupt:
         out = Path(args.out)
         print(
-            f"interrupted: masks written so far are in {out / 'masks'}; run the same command "
-            "with --overwrite to redo them",
+            f"interrupted ({signals.received()}): masks written so far are in {out / 'masks'}; "
+            "run the same command with --overwrite to redo them",
             file=sys.stderr,
         )
         return 130
@@ -261,11 +273,17 @@ def _main(args: argparse.Namespace) -> int:
         ckpt, pairs, out = _inputs(args)
         jobs = _jobs(args, pairs, out)
         model, config, scheme = _model(args, ckpt)
+        _check_writable(out)
         pixel = _pixel_size(args, jobs, model, config, scheme)
         written, skipped = _predict_all(args, jobs, model, config, scheme, out, pixel)
     except _Stop as stop:
         print(f"error: {stop.message}", file=sys.stderr)
         return stop.code
+    except OSError as err:  # the disk filled up, the folder was removed or made read-only
+        print(f"error: cannot write the predictions: {err}; the masks written so far are in "
+              f"{Path(args.out) / 'masks'}", file=sys.stderr)  # fmt: skip
+        return 1
+    skipped = args.unreadable + skipped
     record = {
         "checkpoint": str(ckpt),
         "checkpoint_sha256": config.get("checkpoint_sha256"),
@@ -298,11 +316,15 @@ def _inputs(args: argparse.Namespace):
     except FileNotFoundError as err:
         raise _Stop(2, for_command_line(str(err))) from None
     pairs, problems = collect_inputs(args.inputs, args.recursive)
-    for msg in problems:
-        print(f"warning: {msg}", file=sys.stderr)
+    for path, reason in problems:
+        print(f"warning: {path}: {reason}", file=sys.stderr)
     if not pairs:
         raise _Stop(2, "no input images found; pass image files or folders of images")
+    # a named input that cannot be read is skipped like an unreadable image (exit 1)
+    args.unreadable = [{"file": str(p), "reason": r} for p, r in problems if not p.is_dir()]
     out = Path(args.out).resolve()
+    if out.exists() and not out.is_dir():
+        raise _Stop(2, f"--out {args.out} is a file; pass a folder (created if missing)")
     for raw in args.inputs:
         p = Path(raw).resolve()
         folder = p if p.is_dir() else p.parent
@@ -326,16 +348,49 @@ def _jobs(args: argparse.Namespace, pairs, out: Path) -> list:
     problem = unsafe_outputs(all_targets, args.inputs, [src for src, _ in pairs])
     if problem:
         raise _Stop(2, problem)
-    if len({str(r.with_suffix("")) for _, r, _ in jobs}) != len(jobs):
-        raise _Stop(2, "two inputs map to the same output name (same stem); rename one")
+    by_name: dict[str, list[Path]] = {}
+    for src, rel, _ in jobs:
+        by_name.setdefault(rel.with_suffix(".png").as_posix(), []).append(src)
+    clashes = {name: srcs for name, srcs in by_name.items() if len(srcs) > 1}
+    if clashes:
+        name, srcs = next(iter(clashes.items()))
+        raise _Stop(
+            2,
+            f"{', '.join(map(str, srcs))} would all be written to masks/{name} (same stem"
+            + (f"; {len(clashes)} names clash" if len(clashes) > 1 else "")
+            + "); rename them, or predict them in separate runs with separate --out folders",
+        )
     existing = [t for _, _, ts in jobs for t in ts if t.exists()]
     if existing and not args.overwrite:
         shown = ", ".join(str(t) for t in existing[:3])
         raise _Stop(
-            1,
+            2,
             f"{len(existing)} output files exist (e.g. {shown}); pass --overwrite to replace them",
         )
     return jobs
+
+
+def _check_writable(out: Path) -> None:
+    """Try a folder in ``out`` (or the nearest folder above it that exists); remove it again.
+
+    A read-only, immutable or full place fails here, exit 2, before any image is
+    predicted, and nothing is left behind.
+    """
+    import tempfile
+
+    base = out
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise _Stop(2, f"--out {out}: {base} is a file, not a folder; choose another --out")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".papseg-write-test", dir=base))
+    except OSError as err:
+        raise _Stop(
+            2,
+            f"--out {out}: cannot write there ({err.strerror or err}); choose a folder you can "
+            "write to",
+        ) from None
 
 
 def _model(args: argparse.Namespace, ckpt: Path):

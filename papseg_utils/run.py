@@ -25,9 +25,10 @@ at once) with the repository root as working directory. A notebook whose
 dependency failed is skipped, not run. Each notebook has a wall-clock timeout.
 ``-p`` values are checked against the parameters cell's annotations.
 
-One Ctrl-C ends the running workers and their kernels (they run in sessions of
-their own), records every unfinished notebook as ``interrupted`` in its
-provenance and exits with 130.
+One Ctrl-C, SIGTERM (a scheduler's time limit, ``timeout``, ``kill``) or SIGHUP
+ends the running workers and their kernels (they run in sessions of their own),
+records every unfinished notebook as ``interrupted`` in its provenance and
+exits with 130.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from papseg_utils import provenance
+from papseg_utils import provenance, signals
 from papseg_utils.profiles import (  # planning lives there; re-exported for callers
     DEFAULT_TIMEOUT_S,
     PROFILES,
@@ -68,7 +69,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 EXIT_INTERRUPTED = 130
-INTERRUPTED_REASON = "stopped by Ctrl-C; the worker and its kernel were ended"
+INTERRUPTED_REASON = "stopped by {signal}; the worker and its kernel were ended"
 
 
 class RunInterrupted(Exception):
@@ -322,7 +323,7 @@ def _execute(
     if interrupted or timed_out or not prov_path.is_file():
         status = "interrupted" if interrupted else "timeout" if timed_out else "failed"
         reason = (
-            INTERRUPTED_REASON
+            INTERRUPTED_REASON.format(signal=signals.received())
             if interrupted
             else f"exceeded the {timeout_s:.0f} s limit (raise it with --timeout)"
             if timed_out
@@ -429,8 +430,7 @@ def run_notebooks(
 
 def _interrupt(pending, running, results, out: Path, profile: str) -> None:
     """Ctrl-C: end the workers and their kernels; record every unfinished notebook as interrupted."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C cannot orphan them
-    try:
+    with signals.held():  # a second Ctrl-C or SIGTERM cannot orphan them
         _INTERRUPTED.set()
         log.warning("interrupted: stopping %d running notebook(s)", len(running))
         _stop_workers()
@@ -438,10 +438,9 @@ def _interrupt(pending, running, results, out: Path, profile: str) -> None:
             results[job.stem] = fut.result()
         for job in pending:
             results[job.stem] = _not_run(
-                job, out, profile, "interrupted", "not started: the run was interrupted (Ctrl-C)"
-            )
-    finally:
-        signal.signal(signal.SIGINT, previous)
+                job, out, profile, "interrupted",
+                f"not started: the run was interrupted ({signals.received()})",
+            )  # fmt: skip
 
 
 def _schedule(pending, running, results, pool, selected, out, profile, max_workers, kw) -> None:
@@ -581,10 +580,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: 0 every notebook succeeded, 1 failure, 2 bad input, 130 Ctrl-C."""
     args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        # A parent that ignores SIGINT (nohup-like launchers, some test runners) passes the
-        # ignore on, and Python then never raises KeyboardInterrupt: Ctrl-C must always stop us.
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    signals.stop_on_signals()  # Ctrl-C, SIGTERM and SIGHUP all stop the workers and kernels
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="[run] %(message)s",

@@ -88,6 +88,7 @@ class Member:
     config: dict
     split: dict[str, list[str]] | None = None
     train_args: dict = field(default_factory=dict)
+    split_info: dict = field(default_factory=dict)  # what split.json says it was made for
 
     @property
     def scheme(self) -> LabelScheme:
@@ -104,7 +105,7 @@ def load_members(checkpoints: Sequence[str | Path], device: str = "cpu") -> list
     All must predict the same label scheme; a different scheme is an error
     naming both checkpoints.
     """
-    from papseg_utils.data.splits import load_split
+    from papseg_utils.data.splits import read_split
     from papseg_utils.train.checkpoint import load_model
 
     if not checkpoints:
@@ -114,10 +115,15 @@ def load_members(checkpoints: Sequence[str | Path], device: str = "cpu") -> list
         folder = _checkpoint_folder(Path(c))
         model, config = load_model(folder, device=device)
         run = folder.parent
-        split = load_split(run / "split.json") if (run / "split.json").is_file() else None
+        split, info = None, {}
+        if (run / "split.json").is_file():
+            try:
+                split, info = read_split(run / "split.json")
+            except ValueError as err:
+                raise ScoringError(str(err)) from None
         args_file = run / "train_args.json"
         train_args = json.loads(args_file.read_text()) if args_file.is_file() else {}
-        members.append(Member(folder, model, config, split, train_args))
+        members.append(Member(folder, model, config, split, train_args, info))
     first = members[0]
     for m in members[1:]:
         if m.scheme.classes != first.scheme.classes:
@@ -233,7 +239,10 @@ def assign_images(
             raise ScoringError(
                 f"--split {split!r}: neither one of {list(SPLIT_PARTS)} nor an existing split file"
             )
-        wanted = load_split(path)["test"]
+        try:
+            wanted = load_split(path)["test"]
+        except (ValueError, KeyError) as err:
+            raise ScoringError(f"--split: {err}") from None
         return _present({n: everyone for n in wanted}, names, f"the test part of {path}")
     missing = [str(m.path.parent) for m in members if m.split is None]
     if missing:
@@ -645,7 +654,114 @@ def _load_samples(args, members: Sequence[Member], scheme: str):
     if args.dataset == "synthetic":  # regenerate the images the run trained and tested on
         d = run_data(members[0], dataset="synthetic")
         kw = {"n": d["num_images"], "seed": d["seed"], "image_size": d["image_size"]}
-    return load_dataset(args.dataset, root=args.data_dir or None, scheme=scheme, **kw)
+    if args.dataset == "folder":
+        scheme = None  # its classes.yaml, checked against the checkpoint by check_scheme
+    try:
+        return load_dataset(args.dataset, root=args.data_dir or None, scheme=scheme, **kw)
+    except KeyError as err:  # the dataset cannot give its masks in the checkpoint's scheme
+        classes = ", ".join(members[0].scheme.classes)
+        raise ScoringError(
+            f"{members[0].path} predicts the scheme {scheme!r} ({classes}), which dataset "
+            f"{args.dataset!r} does not provide ({err.args[0] if err.args else err}); score it on "
+            "the data it was trained on, or score a checkpoint trained on this dataset"
+        ) from None
+
+
+def check_options(args) -> None:
+    """Refuse bad option values before any checkpoint or data is read (ScoringError)."""
+    from papseg_utils.data.registry import list_datasets
+    from papseg_utils.inference import D4
+
+    datasets = list_datasets()
+    if args.dataset not in datasets:
+        raise ScoringError(f"--dataset {args.dataset!r}: unknown; valid: {', '.join(datasets)}")
+    if args.dataset == "folder" and not args.data_dir:
+        raise ScoringError(
+            "--dataset folder needs --data-dir PATH: the folder holding classes.yaml, images/ "
+            "and masks/"
+        )
+    if args.tta not in ("", "flips", "d4"):
+        raise ScoringError(
+            f"--tta {args.tta!r}: use --tta (the 4 flips), --tta flips or --tta d4 (the "
+            f"{len(D4)} flips and rotations)"
+        )
+    if args.n_boot < 1:
+        raise ScoringError(
+            f"--n-boot {args.n_boot} must be >= 1 bootstrap resamples (default 2000)"
+        )
+    out = Path(args.out or "evaluation")
+    if out.exists() and not out.is_dir():
+        raise ScoringError(f"--out {out} is a file; pass a folder for the scores")
+    _check_pixel_options(args)
+
+
+def check_scheme(args, members: Sequence[Member]) -> str:
+    """The scheme to load the data in: the checkpoint's, checked against a folder's classes.yaml."""
+    from papseg_utils.data.errors import DatasetError
+    from papseg_utils.data.registry import dataset_scheme
+
+    ours = members[0].scheme
+    if args.dataset != "folder":
+        return ours.name
+    try:
+        theirs = dataset_scheme("folder", args.data_dir)
+    except DatasetError as err:
+        raise ScoringError(str(err)) from None
+    if theirs.classes != ours.classes:
+        raise ScoringError(
+            f"{Path(args.data_dir) / 'classes.yaml'} defines the scheme {theirs.name!r} "
+            f"({', '.join(theirs.classes)}), but {members[0].path} predicts {ours.name!r} "
+            f"({', '.join(ours.classes)}); score a checkpoint trained on this folder's classes, "
+            "or a folder whose classes.yaml has the checkpoint's classes"
+        )
+    return theirs.name
+
+
+def check_split_data(args, members: Sequence[Member]) -> None:
+    """Refuse ``--split PART`` / ``--split FILE`` on another dataset than the split was made for.
+
+    A run's ``split.json`` records its dataset and scheme (older ones: the
+    checkpoint's ``data`` record or ``train_args.json``). Scoring its test part on
+    another dataset would score whichever images happen to share file names.
+    """
+    from papseg_utils.data.splits import read_split
+
+    if args.split == "all":
+        return
+    if args.split in SPLIT_PARTS:
+        recorded = [(m.path.parent / "split.json", _made_for(m)) for m in members]
+    else:
+        recorded = [(Path(args.split), _split_file_info(Path(args.split), read_split))]
+    wanted = {"dataset": args.dataset}
+    if args.dataset == "folder":
+        wanted["scheme"] = check_scheme(args, members)
+    for path, info in recorded:
+        clash = {k: info[k] for k in wanted if info.get(k) and info[k] != wanted[k]}
+        if clash:
+            made = ", ".join(f"{k} {v!r}" for k, v in info.items() if k in wanted and v)
+            asked = ", ".join(f"{k} {wanted[k]!r}" for k in clash)
+            raise ScoringError(
+                f"--split {args.split}: {path} was made for {made}, not {asked}; its images "
+                f"are not this dataset's. Score on the dataset it was made for (--dataset "
+                f"{info['dataset']}), or pass --split all for data no model saw"
+            )
+
+
+def _made_for(member: Member) -> dict:
+    record = {**(member.train_args or {}), **(member.config.get("data") or {})}
+    return {
+        "dataset": member.split_info.get("dataset") or record.get("dataset"),
+        "scheme": member.split_info.get("scheme") or record.get("scheme"),
+    }
+
+
+def _split_file_info(path: Path, read_split) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return read_split(path)[1]
+    except ValueError as err:
+        raise ScoringError(f"--split: {err}") from None
 
 
 def _check_pixel_options(args) -> None:
@@ -707,10 +823,14 @@ def run(args: argparse.Namespace) -> dict:
     from papseg_utils.data.registry import resolve_root
     from papseg_utils.device import resolve_device
 
-    _check_pixel_options(args)
-    device = resolve_device(args.device)
+    check_options(args)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as err:
+        raise ScoringError(f"--device: {err}") from None
     members = load_members(args.checkpoints, device=str(device))
-    scheme = members[0].scheme.name
+    scheme = check_scheme(args, members)
+    check_split_data(args, members)
     out = Path(args.out or "evaluation").resolve()
     root = (
         resolve_root(args.dataset, args.data_dir or None) if args.dataset != "synthetic" else None
@@ -744,16 +864,23 @@ def run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m papseg_utils evaluate``; returns the exit code (2 for bad input, 130 on Ctrl-C)."""
+    from papseg_utils import signals
+    from papseg_utils.cli_text import for_command_line
     from papseg_utils.data.errors import DatasetError
+    from papseg_utils.train.checkpoint import CheckpointError
 
     args = build_parser().parse_args(argv)
+    signals.stop_on_signals()
     logging.basicConfig(level=logging.WARNING)
     try:
         run(args)
     except KeyboardInterrupt:
-        print("evaluate: interrupted; nothing else was written", file=sys.stderr)
+        print(f"interrupted ({signals.received()}): nothing else was written", file=sys.stderr)
         return 130
-    except (ScoringError, DatasetError, FileNotFoundError) as err:
-        print(f"evaluate: {err}", file=sys.stderr)
+    except (ScoringError, DatasetError, CheckpointError, FileNotFoundError) as err:
+        print(f"error: {for_command_line(str(err))}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output folder that cannot be written
+        print(f"error: cannot write the scores: {err}; choose another --out", file=sys.stderr)
         return 2
     return 0

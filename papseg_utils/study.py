@@ -47,6 +47,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -57,6 +58,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from . import signals
 from .colab import on_colab
 from .run import repo_root
 
@@ -80,6 +82,17 @@ NAME_KEYS = (
 
 class StudyError(ValueError):
     """A study file or its runs are invalid; the message says how to fix it."""
+
+
+class StudyInterrupted(Exception):
+    """Ctrl-C, SIGTERM or SIGHUP: the running runs were stopped and recorded as interrupted."""
+
+
+# The ``papseg run`` processes of the running runs (in sessions of their own, so that the
+# study alone decides when they stop): ended with SIGTERM, which they handle like Ctrl-C.
+_CHILDREN: set[subprocess.Popen] = set()
+_CHILDREN_LOCK = threading.Lock()
+_STOPPING = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -236,18 +249,91 @@ def run_one(
         for key, value in params.items():
             cmd += ["-p", key, json.dumps(value) if not isinstance(value, str) else value]
         log.info("run %s: %s", spec.run_id, stem)
-        proc = subprocess.run(
-            cmd, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-        (run_dir / f"{stem}.log").write_text(proc.stdout + proc.stderr)
-        if proc.returncode != 0:
+        code, output = _run_child(cmd, env, timeout)
+        (run_dir / f"{stem}.log").write_text(output)
+        if _STOPPING.is_set():
+            status, error = "interrupted", f"{stem} stopped ({signals.received()})"
+            break
+        if code != 0:
             status = "failed"
-            tail = (proc.stdout + proc.stderr).strip().splitlines()[-15:]
-            error = f"{stem} failed (exit {proc.returncode}):\n" + "\n".join(tail)
+            tail = output.strip().splitlines()[-15:]
+            error = f"{stem} failed (exit {code}):\n" + "\n".join(tail)
             break
     record.update(status=status, error=error, wall_s=round(time.perf_counter() - start, 1))
     (run_dir / "status.json").write_text(json.dumps(record, indent=2, default=str))
     return record
+
+
+def check_parameters(study: Study, values: dict, origin: str = "--set") -> None:
+    """Refuse a key that no notebook of ``study`` declares, or a value of the wrong type.
+
+    The same check as ``papseg run -p``: each notebook receives only the parameters its
+    parameters cell declares, so a misspelt key would otherwise be dropped in silence
+    (and still add a ``param.`` column to ``runs.csv``). Raises :class:`StudyError`.
+    """
+    import difflib
+
+    from .profiles import declared_parameters as declared_in
+    from .profiles import matches
+
+    declared = {stem: declared_in(NOTEBOOK_DIR / f"{stem}.ipynb") for stem in study.notebooks}
+    valid = sorted(set().union(*declared.values()))
+    for key, value in values.items():
+        owners = [stem for stem, d in declared.items() if key in d]
+        if not owners:
+            close = difflib.get_close_matches(key, valid, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise StudyError(
+                f"{origin} {key}: no notebook of the study ({', '.join(study.notebooks)}) declares "
+                f"this parameter{hint}; valid: {', '.join(valid)}"
+            )
+        for stem in owners:
+            ann = declared[stem][key].get("inferred_type_name")
+            if isinstance(value, str) and "{run}" in value:
+                continue  # a path template, filled in per run
+            if not matches(value, ann):
+                default = declared[stem][key].get("default")
+                raise StudyError(
+                    f"{origin} {key} {value!r} is not a valid {ann} (the parameters cell of {stem} "
+                    f"declares {key}: {ann} = {default}); pass a value of that type"
+                )
+
+
+def _run_child(cmd: list[str], env: dict, timeout: int | None) -> tuple[int, str]:
+    """Run one ``papseg run`` to its end (or the study's stop); its exit code and output."""
+    with _CHILDREN_LOCK:
+        if _STOPPING.is_set():
+            return 130, "not started: the study was interrupted\n"
+        proc = subprocess.Popen(
+            cmd, cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, start_new_session=True,
+        )  # fmt: skip
+        _CHILDREN.add(proc)
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.terminate()  # the runner stops its kernels and records the notebook
+        output, _ = proc.communicate()
+        output += f"\nstopped after --timeout {timeout} s\n"
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN.discard(proc)
+    return proc.returncode, output
+
+
+def _stop_children(grace_s: float = 60.0) -> None:
+    """SIGTERM every running ``papseg run`` (each ends its kernels); SIGKILL what outlives ``grace_s``."""
+    with _CHILDREN_LOCK:
+        _STOPPING.set()
+        children = list(_CHILDREN)
+    for proc in children:
+        proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for proc in children:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 def fetch_study_weights(specs: Sequence[RunSpec]) -> list[str]:
@@ -324,14 +410,23 @@ def run_study(
     )
     from papseg_utils.progress import tqdm
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_one, study, s, out_dir, threads, timeout): s for s in pending}
+    _STOPPING.clear()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures = {pool.submit(run_one, study, s, out_dir, threads, timeout): s for s in pending}
+    try:
         for fut in tqdm(
             as_completed(futures), total=len(futures), desc=study.name, disable=not pending
         ):
             rec = fut.result()
             if rec["status"] != "done":
                 log.warning("run %s failed: %s", rec["run_id"], rec["error"].splitlines()[0])
+    except KeyboardInterrupt:
+        with signals.held():  # a second signal cannot orphan the runs
+            log.warning("interrupted (%s): stopping the running runs", signals.received())
+            _stop_children()
+            pool.shutdown(wait=True, cancel_futures=True)
+        raise StudyInterrupted(out_dir) from None
+    pool.shutdown(wait=True)
     return aggregate(out_dir, [s.run_id for s in specs])
 
 
@@ -436,20 +531,34 @@ def main(argv: list[str] | None = None) -> int:
         "--set dataset folder --set data_dir /data/mine",
     )
     args = parser.parse_args(argv)
+    signals.stop_on_signals()  # Ctrl-C, SIGTERM and SIGHUP stop the running runs
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
     path = Path(args.study)
     if not path.suffix and not path.exists():
         path = STUDY_DIR / f"{args.study}.yaml"
     try:
         study = Study.from_yaml(path)
+        if args.set:
+            from .run import parse_overrides
+
+            overrides = parse_overrides(args.set)
+            check_parameters(study, overrides)
+            study.base.update(overrides)
+        if args.jobs is not None and args.jobs < 1:
+            raise StudyError(f"-j {args.jobs} must be at least 1 (runs in parallel)")
     except StudyError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    if args.set:
-        from .run import parse_overrides
-
-        study.base.update(parse_overrides(args.set))
     out = args.out or REPO_ROOT / "build" / "studies" / study.name
+    if out.exists() and not out.is_dir():
+        print(f"error: --out {out} is a file; pass a folder for the study's runs and tables",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    if args.aggregate_only and not (out / "runs").is_dir():
+        print(f"error: --aggregate-only: {out} holds no runs of a study (no runs/ folder); pass "
+              f"the --out folder of an earlier `papseg study {args.study}`, or run it first",
+              file=sys.stderr)  # fmt: skip
+        return 2
     if args.only and not any(o in s.run_id for s in study.expand() for o in args.only):
         print(
             f"error: no run of {study.name} has an id containing {args.only}; "
@@ -474,14 +583,20 @@ def main(argv: list[str] | None = None) -> int:
         except WeightsUnavailableError as err:
             print(f"error: {err}", file=sys.stderr)
             return 2
-        runs = run_study(
-            study,
-            out,
-            jobs=args.jobs,
-            retry_failed=args.retry_failed,
-            only=args.only,
-            timeout=args.timeout,
-        )
+        try:
+            runs = run_study(
+                study,
+                out,
+                jobs=args.jobs,
+                retry_failed=args.retry_failed,
+                only=args.only,
+                timeout=args.timeout,
+            )
+        except (KeyboardInterrupt, StudyInterrupted):
+            print(f"interrupted ({signals.received()}): the running runs were stopped and "
+                  f"recorded as interrupted in {out}/runs; run the same command to go on",
+                  file=sys.stderr)  # fmt: skip
+            return 130
     if args.only and "run_id" in runs:  # a cluster task reports on its own runs only
         runs = runs[runs["run_id"].map(lambda r: any(o in r for o in args.only))]
     failed = runs[runs["status"] != "done"] if "status" in runs else runs.iloc[0:0]

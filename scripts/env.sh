@@ -5,7 +5,9 @@
 # It lives outside the clone, in a cache folder keyed by the hash of the lock
 # file, so repeated fresh clones (CI) share one ~7 GB environment instead of
 # piling up copies; a new lock gives a new venv. The project itself is put on
-# the path with PYTHONPATH by the Makefile, so the venv never points at a clone.
+# the path with PYTHONPATH by the Makefile, so each clone runs its own code;
+# `make lab` (scripts/lab.sh) also installs the clone it runs from editable,
+# for kernels started without PYTHONPATH.
 #
 #   PAPSEG_VENV=/path/to/venv   use this venv instead (created if missing)
 #   PAPSEG_CACHE=/path          cache root (default: ${XDG_CACHE_HOME:-~/.cache}/papseg)

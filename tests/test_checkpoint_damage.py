@@ -182,3 +182,47 @@ def test_resume_with_another_scheme_names_the_class_counts(tmp_path):
             scheme=LabelScheme("two", ("background", "nucleus"), ((0, 0, 0), (0, 0, 255))),
             resume_from=tmp_path / "run" / "last",
         )
+
+
+def _flip(p: Path, n: int = 16) -> None:
+    data = bytearray(p.read_bytes())
+    data[-n:] = bytes(255 - b for b in data[-n:])  # tensor bytes: the header still parses
+    p.write_bytes(bytes(data))
+
+
+def test_weights_changed_after_saving_are_refused_on_every_load(tmp_path):
+    folder = _save(tmp_path / "ck")
+    _flip(folder / "model.safetensors")
+    for load in (lambda: load_model(folder, model=Tiny()),
+                 lambda: ckpt.load_weights(Tiny(), folder)):  # fmt: skip
+        with pytest.raises(CheckpointError, match="is not the file that was saved"):
+            load()
+    # a hand-written config without a hash loads, and reports the hash of the file it loaded
+    cfg = load_config(folder)
+    del cfg["checkpoint_sha256"]
+    (folder / "config.json").write_text(__import__("json").dumps(cfg))
+    _, loaded = load_model(folder, model=Tiny())
+    assert loaded["checkpoint_sha256"] == ckpt.sha256_file(folder / "model.safetensors")
+
+
+def test_predict_records_the_hash_of_the_file_it_loaded(tmp_path):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from papseg_utils.models import build_model
+
+    model = build_model("unet", num_classes=3, pretrained="none", encoder="tf_efficientnet_lite0")
+    folder = save_checkpoint(tmp_path / "ck", model, num_classes=3, scheme=get_scheme("herlev3"),
+                             train_config={"image_size": 32})  # fmt: skip
+    images = tmp_path / "in"
+    images.mkdir()
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(images / "a.png")
+    assert predict.main([str(folder), str(images), "--out", str(tmp_path / "o"),
+                         "--device", "cpu"]) == 0  # fmt: skip
+    log = json.loads((tmp_path / "o" / "predict_log.json").read_text())
+    assert log["checkpoint_sha256"] == ckpt.sha256_file(folder / "model.safetensors")
+    _flip(folder / "model.safetensors")
+    assert predict.main([str(folder), str(images), "--out", str(tmp_path / "o2")]) == 2
+    assert not (tmp_path / "o2").exists()

@@ -137,7 +137,7 @@ def test_cli_rejects_bad_settings_and_resumes_only_the_same_run(tmp_path, capsys
     assert set(report["predictions"]) == {i.name for i in HELD_OUT_IMAGES}
     assert (tmp_path / "r" / "encoder.safetensors").is_file()
     code = distill_cli.main([*args[:3], "2", *args[4:]])
-    assert code == 1 and "other settings" in capsys.readouterr().err
+    assert code == 2 and "other settings" in capsys.readouterr().err  # bad input: exit 2
 
 
 def test_report_reads_the_committed_comparison():

@@ -157,7 +157,8 @@ def test_environment_yml_matches_lock() -> None:
     assert "python=3.11" in deps and "pip" in deps
     pip_sections = [d["pip"] for d in deps if isinstance(d, dict) and "pip" in d]
     assert len(pip_sections) == 1, "environment.yml needs exactly one pip section"
-    assert sorted(pip_sections[0]) == sorted(_lock_pins()), (
+    assert pip_sections[0][-1] == "-e .", "environment.yml must install the clone (pip: - -e .)"
+    assert sorted(pip_sections[0][:-1]) == sorted(_lock_pins()), (
         "environment.yml is stale: run scripts/lock.sh --env-only"
     )
 

@@ -56,3 +56,11 @@ def test_source_checkout_is_its_own_root(monkeypatch, tmp_path):
     monkeypatch.delenv("PAPSEG_ROOT", raising=False)
     monkeypatch.chdir(tmp_path)
     assert run.repo_root() == REPO_ROOT
+
+
+def test_readme_lists_every_command_of_papseg_help():
+    """The README's ``papseg --help`` line names the commands that ``papseg --help`` prints."""
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    (line,) = [x for x in readme.splitlines() if x.startswith("papseg --help")]
+    listed = line.split("#", 1)[1].replace(",", " ").split()
+    assert sorted(listed) == sorted(COMMANDS), line

@@ -44,7 +44,7 @@ def test_predict_end_to_end(tiny_checkpoint, tmp_path, capsys):
     assert sorted(p.name for p in inp.rglob("*")) == before  # nothing written next to the inputs
     # refuses to overwrite, then does with --overwrite (tiled + TTA path)
     args = [str(tiny_checkpoint), str(inp / "a.png"), "--out", str(out), "--device", "cpu"]
-    assert main(args) == 1
+    assert main(args) == 2  # bad input (issue 24, item 13): nothing is written
     assert main(args + ["--overwrite", "--tile-size", "32", "--tta"]) == 0
 
 

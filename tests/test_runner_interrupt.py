@@ -83,7 +83,9 @@ def _kill_tree(pid: int) -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
-def test_one_ctrl_c_stops_worker_and_kernel_and_records_interrupted(project: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_one_signal_stops_worker_and_kernel_and_records_interrupted(project: Path, sig) -> None:
+    """Ctrl-C, a scheduler's SIGTERM (``timeout``, Slurm) and SIGHUP all take the one clean path."""
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     out = project / "out"
     cmd = [sys.executable, "-m", "papseg_utils", "run", "01_slow", "02_next"]
@@ -99,7 +101,7 @@ def test_one_ctrl_c_stops_worker_and_kernel_and_records_interrupted(project: Pat
             time.sleep(0.2)
         kernel = int(pid_file.read_text())
         t0 = time.monotonic()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
         assert time.monotonic() - t0 < 30, "the runner waited for the notebook instead of stopping"
         assert proc.returncode == 130, stderr
@@ -114,6 +116,45 @@ def test_one_ctrl_c_stops_worker_and_kernel_and_records_interrupted(project: Pat
     nxt = json.loads((out / "02_next.provenance.json").read_text())
     assert slow["status"] == "interrupted" and nxt["status"] == "interrupted"
     assert "interrupted" in stdout + stderr
+    name = "Ctrl-C" if sig == signal.SIGINT else sig.name
+    assert name in slow["error"]["evalue"], slow["error"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
+def test_sigterm_to_a_study_stops_its_runs_and_their_kernels(project: Path) -> None:
+    """SIGTERM to ``study`` ends each run's ``papseg run`` and kernel; the run is recorded as interrupted."""
+    (project / "studies").mkdir()
+    (project / "studies" / "slow.yaml").write_text(
+        "name: slow\nprofile: smoke\nnotebooks: [01_slow]\ngrids:\n  - pid_file: [kernel.pid]\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PAPSEG_ROOT=str(project))
+    out = project / "study_out"
+    cmd = [sys.executable, "-m", "papseg_utils", "study", "slow", "--out", str(out)]
+    proc = subprocess.Popen(cmd, env=env, cwd=project, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    pid_file = project / "kernel.pid"
+    kernel = None
+    try:
+        deadline = time.monotonic() + 180
+        while not pid_file.is_file() or not pid_file.read_text():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the run's kernel never started"
+            time.sleep(0.2)
+        kernel = int(pid_file.read_text())
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=90)
+        assert proc.returncode == 130, stderr
+        assert "Traceback" not in stderr and "interrupted (SIGTERM)" in stderr
+        time.sleep(0.5)
+        assert not _alive(kernel), "the run's kernel was left running"
+    finally:
+        _kill_tree(proc.pid)
+        if kernel is not None and _alive(kernel):
+            os.kill(kernel, signal.SIGKILL)
+    (status,) = (out / "runs").glob("*/status.json")
+    assert json.loads(status.read_text())["status"] == "interrupted"
+    (prov,) = (out / "runs").glob("*/01_slow.provenance.json")
+    assert json.loads(prov.read_text())["status"] == "interrupted"
 
 
 def test_override_is_checked_against_the_annotation(project: Path) -> None:

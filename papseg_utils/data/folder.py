@@ -67,10 +67,18 @@ def read_classes(path: str | Path) -> LabelScheme:
         raise DataFormatError(f"{path}: expected a mapping with a 'classes' list.")
     entries = data["classes"]
     try:
-        entries = sorted(entries, key=lambda c: int(c["id"]))
-        ids = [int(c["id"]) for c in entries]
+        for c in entries:
+            if not isinstance(c["id"], int) or isinstance(c["id"], bool):
+                raise DataFormatError(
+                    f"{path}: class {c.get('name')!r} has id {c['id']!r}; ids are the integers "
+                    "0, 1, 2, ... stored in the mask PNGs."
+                )
+        entries = sorted(entries, key=lambda c: c["id"])
+        ids = [c["id"] for c in entries]
         names = tuple(str(c["name"]) for c in entries)
-        colours = tuple(tuple(int(v) for v in c.get("colour", c.get("color"))) for c in entries)
+        colours = tuple(_colour(path, c) for c in entries)
+    except DataFormatError:
+        raise
     except (KeyError, TypeError, ValueError) as err:
         raise DataFormatError(
             f"{path}: each class needs 'name', integer 'id' and 'colour' [r, g, b] ({err})."
@@ -79,6 +87,15 @@ def read_classes(path: str | Path) -> LabelScheme:
         raise DataFormatError(
             f"{path}: class ids must be 0..{len(ids) - 1} without gaps, got {ids}."
         )
+    seen: dict[tuple, str] = {}
+    for name, colour in zip(names, colours, strict=True):
+        if colour in seen:
+            raise DataFormatError(
+                f"{path}: classes {seen[colour]!r} and {name!r} share the colour {list(colour)}; "
+                "give each class its own colour, or the overlays and palette masks cannot tell "
+                "them apart."
+            )
+        seen[colour] = name
     try:
         return LabelScheme(
             name=str(data.get("name", path.parent.name)),
@@ -89,6 +106,22 @@ def read_classes(path: str | Path) -> LabelScheme:
         )
     except ValueError as err:
         raise DataFormatError(f"{path}: {err}") from err
+
+
+def _colour(path: Path, entry: dict) -> tuple[int, int, int]:
+    """A class's ``colour`` as three integers in 0..255 (DataFormatError naming the class)."""
+    raw = entry.get("colour", entry.get("color"))
+    ok = (
+        isinstance(raw, list | tuple)
+        and len(raw) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in raw)
+    )
+    if not ok:
+        raise DataFormatError(
+            f"{path}: class {entry.get('name')!r} has colour {raw!r}; a colour is [r, g, b], "
+            "three integers from 0 to 255 (e.g. [0, 114, 178])."
+        )
+    return tuple(raw)
 
 
 def read_pixel_size(path: str | Path) -> float | None:
@@ -218,7 +251,21 @@ def load_folder(
         samples.append(
             Sample(image, mask, name=stem, group=groups.get(stem, "all"), path=str(images[stem]))
         )
+    _warn_background_only(samples, mask_dir, scheme)
     return samples
+
+
+def _warn_background_only(samples: list[Sample], mask_dir: Path, scheme: LabelScheme) -> None:
+    """Say when masks hold no class but the background (all of them: nothing to learn)."""
+    empty = [s.name for s in samples if not np.isin(s.mask, np.arange(1, scheme.num_classes)).any()]
+    if not empty:
+        return
+    if len(empty) == len(samples):
+        log.warning("%s: every mask is background only (id 0): a model trained on them learns "
+                    "no class; check that the masks hold the ids of classes.yaml", mask_dir)  # fmt: skip
+    else:
+        log.warning("%s: %d of %d masks are background only (e.g. %s)", mask_dir, len(empty),
+                    len(samples), empty[0])  # fmt: skip
 
 
 def export_folder(

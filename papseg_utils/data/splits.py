@@ -23,6 +23,10 @@ from papseg_utils.data.base import Sample
 FRACTIONS: tuple[float, ...] = (0.1, 0.25, 0.5, 1.0)
 
 
+class SplitError(ValueError):
+    """The images cannot be split as asked (too few for the fractions or the folds)."""
+
+
 def _names_groups(
     samples: Sequence[Sample] | Sequence[str], groups: Sequence[str] | None
 ) -> tuple[list[str], list[str]]:
@@ -70,23 +74,28 @@ def stratified_split(
     """
     names, groups = _names_groups(samples, groups)
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
-        raise ValueError(f"val={val}, test={test}: need 0 <= val, test and val + test < 1")
+        raise SplitError(f"val={val}, test={test}: need 0 <= val, test and val + test < 1")
     idx = np.arange(len(names))
     g = np.asarray(groups)
     rest, test_idx = idx, np.array([], dtype=int)
     n_test, n_val = int(round(test * len(names))), int(round(val * len(names)))
-    if test > 0 and n_test > 0:
-        rest, test_idx = train_test_split(
-            idx, test_size=n_test, random_state=seed, stratify=_stratify(groups, 2)
-        )
     val_idx = np.array([], dtype=int)
-    if val > 0 and n_val > 0:
-        rest, val_idx = train_test_split(
-            rest,
-            test_size=n_val,
-            random_state=seed + 1,
-            stratify=_stratify(list(g[rest]), 2),
-        )
+    try:
+        if test > 0 and n_test > 0:
+            rest, test_idx = train_test_split(
+                idx, test_size=n_test, random_state=seed, stratify=_stratify(groups, 2)
+            )
+        if val > 0 and n_val > 0:
+            rest, val_idx = train_test_split(
+                rest,
+                test_size=n_val,
+                random_state=seed + 1,
+                stratify=_stratify(list(g[rest]), 2),
+            )
+    except ValueError as err:  # scikit-learn: too few images for the requested sizes
+        raise SplitError(
+            f"{len(names)} images cannot be split val={val}, test={test}: {err}"
+        ) from None
     return {
         "train": sorted(names[i] for i in rest),
         "val": sorted(names[i] for i in val_idx),
@@ -103,7 +112,7 @@ def kfold(
     """Stratified k-fold: ``k`` dicts ``{"train": [...], "val": [...]}``; each name is in one val fold."""
     names, groups = _names_groups(samples, groups)
     if k < 2 or k > len(names):
-        raise ValueError(f"k={k}: need 2 <= k <= number of samples ({len(names)})")
+        raise SplitError(f"k={k}: need 2 <= k <= number of samples ({len(names)})")
     strat = _stratify(groups, k)
     skf = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
     y = strat if strat is not None else [0] * len(names)
@@ -183,17 +192,32 @@ def save_split(
 
 def load_split(path: str | Path) -> dict[str, list[str]]:
     """Read a split written by :func:`save_split`; the hash is checked."""
+    return read_split(path)[0]
+
+
+def read_split(path: str | Path) -> tuple[dict[str, list[str]], dict]:
+    """The split of a file written by :func:`save_split` and its ``info`` (dataset, scheme, folds).
+
+    Raises ValueError naming the file when it is not JSON, has no ``split``
+    mapping of part -> names, or its content hash does not match.
+    """
     path = Path(path)
     try:
         doc = json.loads(path.read_text())
         split = doc["split"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as err:
-        raise ValueError(f"{path}: not a split file written by save_split ({err})") from err
+        if not isinstance(split, dict) or not all(isinstance(v, list) for v in split.values()):
+            raise TypeError("'split' must map each part to a list of image names")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as err:
+        what = f"no {err}" if isinstance(err, KeyError) else str(err)
+        raise ValueError(
+            f"{path}: not a split file written by train ({what}); pass the split.json of a run"
+        ) from None
     if doc.get("sha256") and split_hash(split) != doc["sha256"]:
         raise ValueError(
             f"{path}: content hash mismatch; the file was edited. Regenerate the split."
         )
-    return split
+    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    return split, info
 
 
 def select(samples: Sequence[Sample], names: Sequence[str]) -> list[Sample]:

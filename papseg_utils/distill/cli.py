@@ -65,11 +65,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the distill command; returns the exit code."""
+    from papseg_utils import signals
+
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         a = _parser().parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
+    signals.stop_on_signals()  # SIGTERM and SIGHUP stop it like Ctrl-C, the checkpoint intact
+    if Path(a.out).exists() and not Path(a.out).is_dir():
+        print(f"error: --out {a.out} is a file; pass a folder for the distillation's checkpoint "
+              "and weights", file=sys.stderr)  # fmt: skip
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("papseg_utils").setLevel(logging.INFO)
     import torch
@@ -93,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         d = Distiller(cfg, out, device=a.device)
         done = d.run(a.max_minutes)
     except KeyboardInterrupt:
-        print(f"interrupted; the last checkpoint in {out} is intact: run the same command to "
-              "resume", file=sys.stderr, flush=True)  # fmt: skip
+        print(f"interrupted ({signals.received()}); the last checkpoint in {out} is intact: run "
+              "the same command to resume", file=sys.stderr, flush=True)  # fmt: skip
         return 130
-    except (ValueError, FileNotFoundError) as err:
+    except ValueError as err:  # settings that the folder's checkpoint was not written with
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     if not done:

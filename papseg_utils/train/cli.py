@@ -34,7 +34,11 @@ Exit codes: 0 trained; 1 training failed (pretrained weights unavailable,
 non-finite loss, out of memory); 2 bad usage (unknown name, missing data
 folder or file, missing or malformed classes.yaml, invalid value, damaged or
 incompatible checkpoint); 130 interrupted (Ctrl-C: one line says how to
-continue with ``--resume``).
+continue with ``--resume``; SIGTERM, as a scheduler's time limit sends it, and
+SIGHUP stop it the same way). An ``--output-dir`` that holds an earlier run is
+refused unless ``--resume`` or ``--overwrite`` is given; ``--resume`` refuses a
+checkpoint whose architecture, encoder, classes or geometry differ from the
+options, before any weights are loaded.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ ALIASES = {"epochs": "num_epochs"}
 IGNORED = {"num_show"}  # plots only
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 PATHS = ("data_dir", "output_dir", "resume")
+# what a run writes into its output folder: any of them means the folder holds a run
+RUN_FILES = ("best", "last", "history.csv", "train_args.json")
 
 
 class UsageError(Exception):
@@ -79,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
             *flags, dest=name, type=typ, metavar=metavar, help=f"{help_} (default: {default!r})"
         )
     p.add_argument("--config", metavar="YAML", help="YAML file of the same keys; flags win")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier run in --output-dir (without it, train refuses; see --resume)",
+    )
     p.add_argument(
         "--profile",
         metavar="NAME",
@@ -164,6 +175,7 @@ def resolve_args(argv: list[str] | None) -> dict[str, Any]:
     """Defaults < ``--config`` file < command-line flags; returns ``{parameter: value}``."""
     ns = vars(build_parser().parse_args(argv))
     params = {name: spec[1] for name, spec in PARAMETERS.items()}
+    params["overwrite"] = ns.pop("overwrite", False)
     profile = ns.pop("profile", None)
     if profile:
         params.update(read_profile(profile))
@@ -246,6 +258,12 @@ def _check(p: dict[str, Any]) -> None:
             raise UsageError(f"{err}; or 0 to letterbox every image to --image-size") from None
     if not 0 < p["data_fraction"] <= 1:
         raise UsageError(f"--data-fraction {p['data_fraction']} must be in (0, 1]")
+    _check_fractions(p)
+    out = Path(p["output_dir"])
+    if out.exists() and not out.is_dir():
+        raise UsageError(
+            f"--output-dir {out} is a file; pass a folder (created if missing) for the run"
+        )
     if p["max_steps_per_epoch"] < 0:
         raise UsageError(f"--max-steps-per-epoch {p['max_steps_per_epoch']} must be >= 0")
     from papseg_utils.device import resolve_device
@@ -259,6 +277,90 @@ def _check(p: dict[str, Any]) -> None:
         raise UsageError(
             f"--batch-size {p['batch_size']} is the global batch and must be a multiple of the "
             f"number of processes ({world})"
+        )
+
+
+def _check_fractions(p: dict[str, Any]) -> None:
+    """Validation and test shares: each in [0, 1), together below 1 (warn when under half trains)."""
+    for key in ("val_fraction", "test_fraction"):
+        if not 0 <= p[key] < 1:
+            raise UsageError(
+                f"--{key.replace('_', '-')} {p[key]} must be a share of the images in [0, 1) "
+                f"(default {PARAMETERS[key][1]})"
+            )
+    held = p["val_fraction"] + p["test_fraction"]
+    if p["cv_folds"] == 0 and held >= 1:
+        raise UsageError(
+            f"--val-fraction {p['val_fraction']} and --test-fraction {p['test_fraction']} hold out "
+            f"{held:.0%} of the images, leaving none to train on; their sum must be below 1"
+        )
+    if p["cv_folds"] == 0 and held > 0.5:
+        print(f"warning: --val-fraction {p['val_fraction']} and --test-fraction "
+              f"{p['test_fraction']} leave only {1 - held:.0%} of the images for training",
+              file=sys.stderr)  # fmt: skip
+
+
+def _check_new_run(p: dict[str, Any], overwrite: bool) -> None:
+    """Refuse to train into the folder of an earlier run unless ``--resume`` or ``--overwrite``."""
+    out = Path(p["output_dir"])
+    if p["resume"] or overwrite or not out.is_dir():
+        return
+    earlier = [n for n in RUN_FILES if (out / n).exists()]
+    if earlier:
+        raise UsageError(
+            f"--output-dir {out} holds an earlier run ({', '.join(earlier)}); training again would "
+            f"replace it. Continue it with --resume {out / 'last'}, train into a new "
+            "--output-dir, or pass --overwrite to replace it"
+        )
+
+
+def _check_resume(p: dict[str, Any], folder: Path) -> None:
+    """Compare the checkpoint's recorded set-up with this run's options, before any weights load."""
+    from papseg_utils.data.registry import dataset_scheme
+    from papseg_utils.models import ARCHITECTURES
+    from papseg_utils.train.checkpoint import CheckpointError, load_config
+
+    try:
+        c = load_config(folder)
+    except CheckpointError as err:
+        raise UsageError(str(err)) from None
+    data = c.get("data") or {}
+    spacing = (c.get("spacing") or {}).get("target_spacing_um") or 0.0
+    encoder = p["encoder"]
+    if encoder == "default" and p["architecture"] in ARCHITECTURES:
+        encoder = ARCHITECTURES[p["architecture"]].default_encoder
+    try:
+        classes = dataset_scheme(p["dataset"], p["data_dir"] or None, p["scheme"]).num_classes
+    except (KeyError, ValueError):
+        classes = c["num_classes"]  # reported by the data set-up itself
+    size = data.get("image_size", c.get("image_size"))
+    theirs = {
+        "classes": f"{int(c['num_classes'])} classes",
+        "architecture": f"architecture {c.get('architecture')}",
+        "encoder": f"encoder {(c.get('encoder') or '').removeprefix('tu-')}",
+        "geometry": f"{spacing:g} um/px" if spacing else f"{size} px letterbox",
+    }
+    ours = {
+        "classes": f"{classes} classes",
+        "architecture": f"architecture {p['architecture']}",
+        "encoder": f"encoder {encoder.removeprefix('tu-')}",
+        "geometry": f"{p['target_spacing_um']:g} um/px"
+        if p["target_spacing_um"]
+        else f"{p['image_size']} px letterbox",
+    }
+    if "image_head" in data:
+        theirs["head"] = f"image head {data['image_head']}"
+        ours["head"] = f"image head {p['image_head']}"
+    if not spacing and size is None:
+        del theirs["geometry"]  # an old checkpoint that does not record it
+    differ = [k for k in theirs if theirs[k] != ours[k]]
+    if differ:
+        raise UsageError(
+            f"--resume {folder}: the checkpoint was trained with "
+            f"{', '.join(theirs[k] for k in differ)}, this run has "
+            f"{', '.join(ours[k] for k in differ)}. Resume with the checkpoint's options (they "
+            f"are in {folder.parent / 'train_args.json'}), or start a new run in another "
+            "--output-dir"
         )
 
 
@@ -311,6 +413,9 @@ def _summary(p: dict[str, Any], history, world: int, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the train command; returns the exit code (0 ok, 1 training failed, 2 bad usage)."""
+    from papseg_utils import signals
+
+    signals.stop_on_signals()  # SIGTERM (a Slurm time limit) and SIGHUP stop it like Ctrl-C
     rank = int(os.environ.get("RANK", "0"))
     world = int(os.environ.get("WORLD_SIZE", "1"))
     prefix = f"[rank {rank}] " if world > 1 else ""
@@ -326,9 +431,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(exit_.code or 0)
     except UsageError as err:
         return fail(err, 2)
+    overwrite = p.pop("overwrite", False)
     try:
         _check(p)
+        if rank == 0:
+            _check_new_run(p, overwrite)
         resume = _resume_folder(p["resume"]) if p["resume"] else None
+        if resume is not None:
+            _check_resume(p, resume)
     except UsageError as err:
         return fail(err, 2)
 
@@ -355,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
 def _train(p, config, resume, argv, rank: int, world: int, fail) -> int:
     """Set up and run :func:`fit` (the body of :func:`main`); returns the exit code."""
     from papseg_utils.data import DatasetError
+    from papseg_utils.data.splits import SplitError
     from papseg_utils.models import ModelConfigError, WeightsUnavailableError
     from papseg_utils.train import NonFiniteLossError, TrainingOOMError, fit
     from papseg_utils.train.checkpoint import CheckpointError, check_resumable
@@ -367,16 +478,28 @@ def _train(p, config, resume, argv, rank: int, world: int, fail) -> int:
         )
     except (KeyError, ModelConfigError, DatasetError, FileNotFoundError) as err:
         return fail(err, 2)
-    except ValueError as err:  # e.g. a split too small for its fractions
+    except SplitError as err:  # a split too small for its fractions
         return fail(
             f"cannot set up the run: {err} (with few images, change --val-fraction, "
             "--test-fraction or --num-train-images)",
             2,
         )
+    except ValueError as err:  # e.g. an image head the data cannot label
+        return fail(f"cannot set up the run: {err}", 2)
     except WeightsUnavailableError as err:
         return fail(err, 1)
     if len(train_ds) == 0:
         return fail("the training set is empty; lower --val-fraction/--test-fraction", 2)
+    if len(train_ds) < 2:
+        return fail(
+            f"the training set has {len(train_ds)} image; batch normalisation needs at least 2. "
+            "Lower --val-fraction/--test-fraction or give more images",
+            2,
+        )
+    if rank == 0 and p["batch_size"] > len(train_ds):
+        print(f"warning: --batch-size {p['batch_size']} is larger than the training set "
+              f"({len(train_ds)} images): every step uses all {len(train_ds)}",
+              file=sys.stderr)  # fmt: skip
     try:
         if resume is not None:
             check_resumable(resume, scheme.num_classes)
@@ -422,12 +545,14 @@ def _interrupted(output_dir: Path) -> str:
     from papseg_utils.train.checkpoint import CONFIG_FILE
 
     last = output_dir / "last"
+    from papseg_utils.signals import received
+
     if (last / CONFIG_FILE).is_file():
         return (
-            f"interrupted: the last checkpoint is {last}; continue with the same command and "
-            f"--resume {last}"
+            f"interrupted ({received()}): the last checkpoint is {last}; continue with the same "
+            f"command and --resume {last}"
         )
-    return "interrupted before the first checkpoint was written; nothing to resume"
+    return f"interrupted ({received()}) before the first checkpoint was written; nothing to resume"
 
 
 def _remove_unfinished(output_dir: Path) -> None:

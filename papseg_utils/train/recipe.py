@@ -154,7 +154,8 @@ def prepare_training(
         out.mkdir(parents=True, exist_ok=True)
         cv = {"cv_folds": p["cv_folds"], "fold": p["fold"]} if p["cv_folds"] else {}
         groups = {s.name: s.group for s in samples}
-        save_split(split, out / "split.json", seed=p["split_seed"], groups=groups, **cv)
+        save_split(split, out / "split.json", seed=p["split_seed"], groups=groups,
+                   dataset=p["dataset"], scheme=label_scheme.name, **cv)  # fmt: skip
     log.info("%d images: %d for training, %d for validation, %d held out for the test",
              len(samples), len(train_names), len(split["val"]), len(split["test"]))  # fmt: skip
 
