@@ -27,11 +27,14 @@ for seed in ${SEEDS:-0 1}; do
       [[ " ${ARMS:-$name} " == *" $name "* ]] || continue
       run="$out/$name-f$frac-s$seed"
       if [[ -f $run/eval/per_image.csv ]]; then echo "$run: done, skipped"; continue; fi
+      resume=()  # a run stopped part-way goes on from its last checkpoint
+      [[ -f $run/train/last/config.json ]] && resume=(--resume "$run/train/last")
       "$py" -m papseg_utils train --dataset herlev --scheme herlev3 --image-head health \
         --architecture "$arch" --encoder "$enc" --pretrained "$pre" --image-size 128 \
         --augmentation basic --loss dice_ce --lr 0.001 --lr-encoder 0.001 --freeze-epochs 0 \
         --warmup-epochs 1 --batch-size 8 --epochs "$epochs" --cv-folds 5 --fold 0 \
-        --val-fraction 0 --data-fraction "$frac" --seed "$seed" --output-dir "$run/train" "$@"
+        --val-fraction 0 --data-fraction "$frac" --seed "$seed" --output-dir "$run/train" \
+        "${resume[@]}" "$@"
       "$py" -m papseg_utils evaluate "$run/train/last" --dataset herlev --split test \
         --out "$run/eval"
     done

@@ -22,8 +22,10 @@ for ((k = 0; k < folds; k++)); do
     echo "fold $k: already trained, skipped"
     continue
   fi
+  resume=()  # a fold stopped part-way (Ctrl-C, a time limit) goes on from its last checkpoint
+  [[ -f $out/fold$k/last/config.json ]] && resume=(--resume "$out/fold$k/last")
   "$py" -m papseg_utils train --profile "$profile" --val-fraction 0 \
-    --cv-folds "$folds" --fold "$k" --epochs "$epochs" --output-dir "$out/fold$k" "$@"
+    --cv-folds "$folds" --fold "$k" --epochs "$epochs" --output-dir "$out/fold$k" "${resume[@]}" "$@"
 done
 "$py" -m papseg_utils evaluate "$out"/fold*/last --dataset herlev --split test \
   --tta --out "$out/eval"
