@@ -66,6 +66,7 @@ def main(argv=None) -> int:
         f = folder / "image_labels.csv"
         if f.exists():
             acc = image_accuracy(pd.read_csv(f))
+            acc.pop("unlabelled")  # Herlev: every image has its class
             heads.append({"recipe": label, "images": acc.pop("n"), **acc})
     if heads:
         pd.DataFrame(heads).to_csv(args.out / "image_head.csv", index=False)

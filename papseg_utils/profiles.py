@@ -72,6 +72,21 @@ def repo_root() -> Path:
     return package_parent
 
 
+def project_file(path: str | Path) -> Path:
+    """A file of the project (``results/...``, ``studies/...``), named relative to its root.
+
+    The notebooks name the committed results relative to the repository root, where
+    ``papseg run`` executes them; JupyterLab runs a notebook in ``notebooks/``. An
+    absolute path, or a relative one that exists from the working folder, is returned
+    unchanged; otherwise the same path under :func:`repo_root` (returned even when it
+    does not exist there either, so that the caller's error names the root's path).
+    """
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists():
+        return p
+    return repo_root() / p
+
+
 @dataclass
 class NotebookJob:
     """One notebook to execute.

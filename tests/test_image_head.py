@@ -166,3 +166,48 @@ def test_image_loss_is_weighted_cross_entropy():
     assert image_loss(out, None, 0.5, "cpu") == 0.0  # no labels in the batch
     assert image_loss(out["logits"], labels, 0.5, "cpu") == 0.0  # no head
     assert image_loss(out, labels, 0.0, "cpu") == 0.0
+
+
+def test_evaluate_reports_head_accuracy_only_for_images_with_diagnostic_labels(tmp_path, capsys):
+    """Issue 23: an unlabelled folder gets the predicted labels, never "accuracy 1.000"."""
+    import json
+    import re
+
+    from papseg_utils import scoring
+    from papseg_utils.data.folder import export_folder
+    from papseg_utils.labels import get_scheme
+
+    torch.manual_seed(0)
+    model = build_model("unet", num_classes=3, pretrained="none", image_classes=2).eval()
+    ckpt = save_checkpoint(tmp_path / "ckpt", model, num_classes=3, scheme=get_scheme("herlev3"),
+                           train_config={"image_size": 32},
+                           extra={"image_labels": ["healthy", "unhealthy"]})  # fmt: skip
+    rng = np.random.default_rng(0)
+
+    def folder(name, groups):
+        samples = [Sample(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8),
+                          np.eye(32, dtype=np.uint8) * 2, name=f"c{i}", group=g)
+                   for i, g in enumerate(groups)]  # fmt: skip
+        return export_folder(samples, get_scheme("herlev3"), tmp_path / name)
+
+    cases = {
+        "unlabelled": (["all"] * 4, None),
+        "labelled": (["healthy", "unhealthy", "healthy", "unhealthy"], 4),
+        "half": (["healthy", "all", "unhealthy", "all"], 2),
+    }
+    for name, (groups, n_labelled) in cases.items():
+        data = folder(name, groups)
+        out = tmp_path / f"eval_{name}"
+        argv = [str(ckpt), "--dataset", "folder", "--data-dir", str(data), "--split", "all",
+                "--out", str(out), "--n-boot", "10", "--device", "cpu"]  # fmt: skip
+        assert scoring.main(argv) == 0
+        printed = capsys.readouterr().out
+        summary = (out / "summary.md").read_text()
+        head = json.loads((out / "scoring.json").read_text())["image_head"]
+        assert (out / "image_labels.csv").is_file()  # the predicted labels, always
+        if n_labelled is None:
+            assert head is None and not re.search(r"accuracy \d", summary + printed)
+            assert "none of the 4 images has a diagnostic label" in summary
+        else:
+            assert head["n"] == n_labelled and head["unlabelled"] == 4 - n_labelled
+            assert f"{n_labelled} images" in summary and re.search(r"accuracy \d", summary)

@@ -72,3 +72,26 @@ def test_chapter3_dropout_exercise_uses_what_exists() -> None:
     code = "\n".join(_cells(path, "code"))
     assert "syn_image, syn_mask" in code  # the names the exercise works on
     assert "fine-tuning chapter" not in fourth  # chapter 6 has no dropout_mask parameter
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_a_hand_run_uses_the_default_profile_of_the_book(path: Path) -> None:
+    """The parameters cell's values are the `default` profile's: a student who runs the
+    notebook in JupyterLab gets the numbers of the rendered page (issue 23). Output paths
+    under ``{build}`` are the exception: the book keeps its runs in the build folder."""
+    import ast
+
+    import yaml
+
+    source = next(c.source for c in nbformat.read(path, as_version=4).cells
+                  if "parameters" in c.metadata.get("tags", []))  # fmt: skip
+    cell = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.AnnAssign | ast.Assign):
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            cell[target.id] = ast.literal_eval(node.value)
+    profile = yaml.safe_load((REPO / "notebooks" / "profiles" / f"{path.stem}.yaml").read_text())
+    default = {k: v for k, v in (profile.get("default") or {}).items()
+               if not (isinstance(v, str) and "{build}" in v)}  # fmt: skip
+    differ = {k: (cell.get(k), v) for k, v in default.items() if cell.get(k) != v}
+    assert not differ, f"parameters cell vs default profile (cell, profile): {differ}"

@@ -14,6 +14,7 @@ at this clone, as after ``make lab``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -114,16 +115,11 @@ def _execute(client, code: str) -> tuple[str, list[str], str]:
     return reply["content"]["status"], errors, "".join(printed)
 
 
-def test_papseg_kernel_runs_every_import_cell_from_notebooks_without_pythonpath(
-    lab_setup: LabSetup,
-) -> None:
+@contextlib.contextmanager
+def _papseg_kernel(lab_setup: LabSetup):
+    """A client of the kernel "papseg", started as JupyterLab starts it: in notebooks/, no PYTHONPATH."""
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import KernelManager
-
-    cells = {path.stem: _import_cell(path) for path in NOTEBOOKS}
-    assert cells, f"no notebooks in {NOTEBOOK_DIR}"
-    missing = [name for name, code in cells.items() if code is None]
-    assert not missing, f"notebooks without a cell that imports papseg_utils: {missing}"
 
     specs = KernelSpecManager(kernel_dirs=[str(lab_setup.data_dir / "kernels")])
     assert Path(specs.get_kernel_spec("papseg").resource_dir) == lab_setup.kernel_dir
@@ -134,6 +130,21 @@ def test_papseg_kernel_runs_every_import_cell_from_notebooks_without_pythonpath(
     try:
         client.start_channels()
         client.wait_for_ready(timeout=120)
+        yield client
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+
+
+def test_papseg_kernel_runs_every_import_cell_from_notebooks_without_pythonpath(
+    lab_setup: LabSetup,
+) -> None:
+    cells = {path.stem: _import_cell(path) for path in NOTEBOOKS}
+    assert cells, f"no notebooks in {NOTEBOOK_DIR}"
+    missing = [name for name, code in cells.items() if code is None]
+    assert not missing, f"notebooks without a cell that imports papseg_utils: {missing}"
+
+    with _papseg_kernel(lab_setup) as client:
         probe = (
             "import json, os, sys\nimport papseg_utils\n"
             "print(json.dumps({'file': papseg_utils.__file__, 'cwd': os.getcwd(),"
@@ -153,6 +164,13 @@ def test_papseg_kernel_runs_every_import_cell_from_notebooks_without_pythonpath(
             if status != "ok" or errors:
                 failed[name] = errors or [f"status {status}", printed[-2000:]]
         assert not failed, f"import cells that fail in the kernel 'papseg': {failed}"
-    finally:
-        client.stop_channels()
-        manager.shutdown_kernel(now=True)
+
+
+def test_results_chapter_runs_whole_from_notebooks(lab_setup: LabSetup) -> None:
+    """Chapter 8 reads the committed tables from the repository root, wherever it is opened."""
+    nb = nbformat.read(NOTEBOOK_DIR / "08_results.ipynb", as_version=4)
+    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    with _papseg_kernel(lab_setup) as client:
+        for i, source in enumerate(code):
+            status, errors, printed = _execute(client, source)
+            assert status == "ok" and not errors, (i, source[:300], errors, printed[-1000:])

@@ -34,8 +34,15 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     ``folder`` holds ``<arm>-f<fraction>-s<seed>/[eval/]per_image.csv[.gz]`` (the evaluate
     command's output). Raises ``FileNotFoundError`` naming the folder when it holds no run.
     """
+    from papseg_utils.profiles import project_file
+
+    folder = project_file(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(
+            f"{folder}: no such folder; scripts/distilled_vs_scratch.sh writes the runs there"
+        )
     frames = []
-    for run in sorted(Path(folder).iterdir()):
+    for run in sorted(folder.iterdir()):
         m = _RUN.match(run.name)
         files = [run / sub / name for sub in ("", "eval")
                  for name in ("per_image.csv.gz", "per_image.csv") if (run / sub / name).is_file()]  # fmt: skip

@@ -73,14 +73,16 @@ def load_scoring(folder: str | Path) -> Scoring:
     """Read ``per_image.csv`` (or ``.csv.gz``), ``summary.csv``, ``image_labels.csv`` and ``scoring.json``."""
     import json
 
-    folder = Path(folder)
+    from papseg_utils.profiles import project_file
+
+    folder = project_file(folder)
     per_image = next(
         (folder / n for n in ("per_image.csv.gz", "per_image.csv") if (folder / n).is_file()), None
     )
     if per_image is None or not (folder / "summary.csv").is_file():
         raise FileNotFoundError(
             f"{folder}: no per_image.csv(.gz) and summary.csv; write them with "
-            "`python -m papseg_utils evaluate ... --out {folder}`"
+            f"`python -m papseg_utils evaluate ... --out {folder}`"
         )
     labels = folder / "image_labels.csv"
     record = folder / "scoring.json"

@@ -52,9 +52,12 @@ class StudyTables:
 def load_study(folder: str | Path) -> StudyTables:
     """Read ``runs.csv``, ``results.csv`` and ``per_image.csv.gz`` from ``folder``.
 
-    Raises ``FileNotFoundError`` naming the missing file and how to make it.
+    Raises ``FileNotFoundError`` naming the missing file and how to make it. A relative
+    ``folder`` that is not in the working folder is read from the repository root.
     """
-    folder = Path(folder)
+    from papseg_utils.profiles import project_file
+
+    folder = project_file(folder)
     missing = [
         n for n in ("runs.csv", "results.csv", "per_image.csv.gz") if not (folder / n).is_file()
     ]

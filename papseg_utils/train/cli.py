@@ -2,9 +2,9 @@
 
     python -m papseg_utils train [--architecture unet] [--encoder tf_efficientnet_lite0]
         [--pretrained imagenet] [--dataset synthetic] [--data-dir DIR] [--scheme paper]
-        [--augmentation medical] [--image-size 128] [--num-train-images 48]
+        [--augmentation medical] [--image-size 128] [--num-train-images 96]
         [--val-fraction 0.2] [--test-fraction 0.15] [--split-seed 0] [--data-fraction 1.0]
-        [--seed 0] [--output-dir runs/fine_tuning] [--epochs 8] [--batch-size 8]
+        [--seed 0] [--output-dir runs/fine_tuning] [--epochs 20] [--batch-size 8]
         [--lr 1e-3] [--lr-encoder 1e-4] [--freeze-epochs 1] [--warmup-epochs 1.0]
         [--loss dice_ce] [--precision auto] [--max-steps-per-epoch 0] [--device auto]
         [--resume PATH] [--config YAML]
