@@ -184,7 +184,16 @@ def profile_sentence(record: dict[str, Any], status_link: bool = True) -> str:
         values = ", ".join(_code(f"{k} = {v!r}") for k, v in params.items())
         text += f", which set {values} (the others keep the defaults of the parameters cell above)"
     status = f"[execution status]({STATUS_STEM})" if status_link else "execution status"
-    return f"{text}. The {status} page says on which machine and with which versions."
+    ran = ""
+    if record.get("wall_s") is not None:
+        device = _device_text(record.get("device") or {})
+        ran = f" It ran in {run_time(record['wall_s'])} on {device}."
+    return f"{text}.{ran} The {status} page says on which machine and with which versions."
+
+
+def run_time(seconds: float) -> str:
+    """``'45 s'``, ``'3.2 min'``: a notebook's wall time as a reader wants it."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
 
 def prepare_notebook(

@@ -64,6 +64,17 @@ def test_parameter_cells_are_hidden_and_the_profile_is_stated() -> None:
     assert "[execution status](status)" in note["source"]
 
 
+def test_the_page_states_its_measured_run_time() -> None:
+    """Issue 23: every executed page says how long it ran, and where (from its provenance)."""
+    from papseg_utils.book import run_time
+
+    record = {**RECORD, "wall_s": 191.4, "device": {"cpu": "Xeon(R)", "cpu_count": 2}}
+    note = prepare_notebook(_notebook(), record)["cells"][3]["source"]
+    assert "It ran in 3.2 min on Xeon, 2 cores" in note
+    assert "ran in" not in prepare_notebook(_notebook(), RECORD)["cells"][3]["source"]
+    assert run_time(8.5) == "8 s" and run_time(89) == "89 s" and run_time(90) == "1.5 min"
+
+
 def test_prepare_is_idempotent_and_needs_no_record() -> None:
     once = prepare_notebook(_notebook(), RECORD)
     twice = prepare_notebook(copy.deepcopy(once), RECORD)
