@@ -187,7 +187,7 @@ def profile_sentence(record: dict[str, Any], status_link: bool = True) -> str:
     ran = ""
     if record.get("wall_s") is not None:
         device = _device_text(record.get("device") or {})
-        ran = f" It ran in {run_time(record['wall_s'])} on {device}."
+        ran = f" It ran in {run_time(record['wall_s'])} on {device.removesuffix('.')}."
     return f"{text}.{ran} The {status} page says on which machine and with which versions."
 
 

@@ -68,9 +68,10 @@ def test_the_page_states_its_measured_run_time() -> None:
     """Issue 23: every executed page says how long it ran, and where (from its provenance)."""
     from papseg_utils.book import run_time
 
-    record = {**RECORD, "wall_s": 191.4, "device": {"cpu": "Xeon(R)", "cpu_count": 2}}
-    note = prepare_notebook(_notebook(), record)["cells"][3]["source"]
-    assert "It ran in 3.2 min on Xeon, 2 cores" in note
+    device = {"cpu": "Xeon(R)", "cpu_count": 2, "torch_threads": 2}
+    note = prepare_notebook(_notebook(), {**RECORD, "wall_s": 191.4, "device": device})
+    note = note["cells"][3]["source"]
+    assert "It ran in 3.2 min on Xeon, 2 cores, 2 thr. The" in note
     assert "ran in" not in prepare_notebook(_notebook(), RECORD)["cells"][3]["source"]
     assert run_time(8.5) == "8 s" and run_time(89) == "89 s" and run_time(90) == "1.5 min"
 
