@@ -95,3 +95,11 @@ def test_a_hand_run_uses_the_default_profile_of_the_book(path: Path) -> None:
                if not (isinstance(v, str) and "{build}" in v)}  # fmt: skip
     differ = {k: (cell.get(k), v) for k, v in default.items() if cell.get(k) != v}
     assert not differ, f"parameters cell vs default profile (cell, profile): {differ}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebooks_name_the_generic_python3_kernel(path: Path) -> None:
+    """The convention for shared notebooks (Colab, papermill, ``papseg run``); the README's
+    "Run the notebooks yourself" says why, and when to pick the kernel "papseg" instead."""
+    spec = nbformat.read(path, as_version=4).metadata.get("kernelspec", {})
+    assert spec.get("name") == "python3" and spec.get("language") == "python", spec
