@@ -169,3 +169,24 @@ def test_ctrl_c_prints_one_line_and_exits_130(tiny_checkpoint, tmp_path, capsys,
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("interrupted"), err
     assert hashes(x) == before
+
+
+def test_an_immutable_output_folder_exits_2_and_writes_nothing(tiny_checkpoint, tmp_path, capsys):
+    """Issue 24, item 8, on a real filesystem: ``chattr +i`` stops even root from writing."""
+    import shutil
+    import subprocess
+
+    if shutil.which("chattr") is None:
+        pytest.skip("chattr (e2fsprogs) is not installed")
+    frozen = tmp_path / "frozen"
+    frozen.mkdir()
+    if subprocess.run(["chattr", "+i", str(frozen)], capture_output=True).returncode != 0:
+        pytest.skip("chattr +i is not permitted here (needs root on ext2/3/4, XFS or Btrfs)")
+    try:
+        inp = user_folder(tmp_path) / "masks"
+        code = predict.main([str(tiny_checkpoint), str(inp), "--out", str(frozen / "out")])
+        err = capsys.readouterr().err
+        assert code == 2 and "cannot write there" in err and "Traceback" not in err, err
+        assert list(frozen.iterdir()) == []
+    finally:
+        subprocess.run(["chattr", "-i", str(frozen)], check=True)
