@@ -74,6 +74,139 @@ def _side_by_side():
     return plot_side_by_side(cells, cells, list(HERLEV_CLASSES))
 
 
+def _history():
+    from papseg_utils.train.plots import plot_history
+
+    rows = [
+        {"epoch": e, "step": 12 * e, "train_loss": 1 / e, "val_loss": 1.2 / e,
+         "val_mean_dice": 0.5, "encoder_frozen": e == 1, "lr_encoder": 1e-4, "lr_decoder": 1e-3,
+         **{f"val_dice_{c}": 0.4 + 0.02 * e for c in ("healthy", "unhealthy", "rubbish", "both")}}
+        for e in range(1, 21)
+    ]  # fmt: skip
+    return plot_history(pd.DataFrame(rows), "paper", title="unet (lite0, imagenet) on synthetic")
+
+
+def _evaluated(n: int = 4):
+    """Synthetic fields, predictions shifted by a few px (the first misses a class), their table."""
+    from papseg_utils.metrics import evaluate
+
+    samples = generate_samples(n, seed=0, config=SyntheticConfig(image_size=64))
+    images = {s.name: s.image for s in samples}
+    masks = {s.name: s.mask for s in samples}
+    preds = {s.name: np.roll(s.mask, 2 + i, axis=1) for i, s in enumerate(samples)}
+    first = samples[0].name
+    preds[first] = np.where(preds[first] == 2, 0, preds[first])  # an empty-class case
+    names = list(images)
+    df = evaluate([preds[k] for k in names], [masks[k] for k in names], "paper", names=names)
+    return images, masks, preds, df
+
+
+def _predictions():
+    from papseg_utils.train.plots import per_class_dice, plot_predictions
+
+    images, masks, preds, _ = _evaluated()
+    names = list(images)
+    dice = [per_class_dice(preds[k], masks[k], "paper") for k in names]
+    return plot_predictions([images[k] for k in names], [masks[k] for k in names],
+                            [preds[k] for k in names], "paper", names=names, dice=dice)  # fmt: skip
+
+
+def _worst_cases():
+    from papseg_utils.viz.evaluation import plot_worst_cases
+
+    images, masks, preds, df = _evaluated()
+    return plot_worst_cases(images, masks, preds, df, "paper", metric="hd95", n=3)
+
+
+def _error_grid():
+    from papseg_utils.viz.evaluation import plot_error_grid
+
+    images, masks, preds, _ = _evaluated(1)
+    name = next(iter(images))
+    return plot_error_grid(
+        images[name], masks[name], preds[name], "paper", title=f"Errors on {name}"
+    )
+
+
+def _uncertainty():
+    from papseg_utils.viz.evaluation import plot_uncertainty
+
+    image, mask = _field()
+    return plot_uncertainty(image, RNG.random(mask.shape), RNG.random(mask.shape), mask, "paper")
+
+
+def _confusion():
+    from papseg_utils.viz.evaluation import plot_confusion
+
+    return plot_confusion(RNG.integers(1, 10_000, (5, 5)), "paper")
+
+
+def _distributions():
+    from papseg_utils.viz.evaluation import plot_metric_distributions
+
+    *_, df = _evaluated()
+    return plot_metric_distributions(df, "paper", metrics=("dice", "iou", "hd95", "nsd"))
+
+
+def _empty_policy():
+    from papseg_utils.viz.evaluation import empty_policy_example, plot_empty_policy
+
+    return plot_empty_policy(empty_policy_example(n_images=10))
+
+
+def _study_results() -> pd.DataFrame:
+    """A results table of a small study: U-Nets (ImageNet, scratch) at four fractions, two seeds."""
+    rows = []
+    for pre in ("imagenet", "none"):
+        for frac in (0.1, 0.25, 0.5, 1.0):
+            for seed in (0, 1):
+                run = f"unet_{pre}_f{frac}_s{seed}"
+                for cls, base in (("nucleus", 0.85), ("cytoplasm", 0.75)):
+                    for metric, unit in (("dice", "fraction"), ("hd95", "um"), ("nsd", "fraction")):
+                        v = base + 0.05 * frac + (0.03 if pre == "imagenet" else 0.0)
+                        v = 10 * (1 - v) if metric == "hd95" else v
+                        rows.append({"run_id": run, "class": cls, "metric": metric,
+                                     "aggregation": "image-mean", "value": v, "ci_low": 0.97 * v,
+                                     "ci_high": 1.03 * v, "unit": unit, "scheme": "herlev3",
+                                     "architecture": "attention_unet" if seed else "unet",
+                                     "encoder": "tf_efficientnet_lite0", "pretrained": pre,
+                                     "data_fraction": frac, "seed": seed,
+                                     "augmentation": "medical"})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _forest():
+    from papseg_utils.results import plot_forest
+
+    rows = [
+        {"comparison": name, "class": cls, "metric": metric, "median_diff": d,
+         "diff_ci_low": d - 0.02, "diff_ci_high": d + 0.02, "p_holm": 10 ** -k}
+        for k, name in enumerate(["Attention U-Net", "DeepLabV3+", "PVTv2-b0 FPN (scratch)",
+                                  "SegFormer-b0 (scratch)", "U-Net, seed 1"])
+        for cls in ("cytoplasm", "nucleus")
+        for metric, d in (("dice", -0.01 * k), ("hd95", 0.3 * k))
+    ]  # fmt: skip
+    return plot_forest(pd.DataFrame(rows), title="Against U-Net (lite0, ImageNet), seed 0")
+
+
+def _data_efficiency():
+    from papseg_utils.results import plot_data_efficiency
+
+    return plot_data_efficiency(_study_results(), metric="dice")
+
+
+def _leaderboard():
+    from papseg_utils.results import plot_leaderboard
+
+    return plot_leaderboard(_study_results(), metric="dice")
+
+
+def _region_vs_boundary():
+    from papseg_utils.results import plot_region_vs_boundary
+
+    return plot_region_vs_boundary(_study_results(), region="dice", boundary="hd95")
+
+
 FIGURES = {
     "ch1 scheme swatches": plot_scheme_swatches,
     "ch1 gallery": _gallery,
@@ -85,6 +218,18 @@ FIGURES = {
     "ch2 side by side": _side_by_side,
     "ch5 architectures": plots.plot_architectures,
     "ch5 receptive fields": _erfs,
+    "ch6 learning curves": _history,
+    "ch6 predictions with Dice per class": _predictions,
+    "ch7 confusion": _confusion,
+    "ch7 metric distributions": _distributions,
+    "ch7 empty-class policy": _empty_policy,
+    "ch7 error maps": _error_grid,
+    "ch7 worst cases": _worst_cases,
+    "ch7 uncertainty": _uncertainty,
+    "ch8 forest plot": _forest,
+    "ch8 data efficiency": _data_efficiency,
+    "ch8 leaderboard": _leaderboard,
+    "ch8 region vs boundary": _region_vs_boundary,
 }
 
 

@@ -70,9 +70,35 @@ def test_best_run_and_targets(tables):
     check = R.target_check(tables.results, run_id=best["run_id"])
     nucleus = check[check.target == "nucleus Dice"].iloc[0]
     assert nucleus["value"] == pytest.approx(0.93, abs=0.01)
-    assert not nucleus["met"]  # 0.93 < 0.95
+    assert not nucleus["met"]  # 0.93 < 0.955
     micro = R.target_check(tables.results, aggregation="micro", run_id=best["run_id"])
-    assert set(micro["aggregation"]) == {"micro"}
+    assert set(micro["aggregation"]) == {"micro"} and set(micro["statistic"]) == {"pooled"}
+    assert "nucleus HD95 (px)" not in set(check.target)  # a median needs the per-image table
+    with_hd = R.target_check(tables.results, per_image=tables.per_image, spacing_um=0.2,
+                             run_id=best["run_id"]).set_index("target")  # fmt: skip
+    hd = with_hd.loc["nucleus HD95 (px)"]
+    values = tables.per_image
+    values = values[(values.run_id == best["run_id"]) & (values["class"] == "nucleus")
+                    & (values.metric == "hd95")]["value"]  # fmt: skip
+    assert hd["statistic"] == "median" and hd["value"] == pytest.approx(values.median() / 0.2)
+    with pytest.raises(ValueError, match="spacing_um"):
+        R.target_check(tables.results, per_image=tables.per_image, run_id=best["run_id"])
+
+
+def test_one_set_of_targets_for_both_checks(tables):
+    """target_check (study tables) and cv_targets (evaluate summaries) use CV_TARGETS."""
+    from papseg_utils.results.study import CV_TARGETS, targets_text
+
+    goals = {(c, m): g for _, c, m, _, g in CV_TARGETS}
+    best = R.best_run(tables.results)
+    check = R.target_check(tables.results, run_id=best["run_id"]).set_index("target")
+    assert check.loc["nucleus Dice", "goal"] == goals[("nucleus", "dice")] == 0.955
+    assert check.loc["cytoplasm Dice", "goal"] == goals[("cytoplasm", "dice")] == 0.88
+    assert check.loc["foreground mean IoU", "goal"] == goals[("macro", "iou")]
+    assert R.CV_TARGETS is CV_TARGETS
+    text = targets_text()
+    assert "nucleus Dice (mean) >= 0.955" in text and "cytoplasm Dice (mean) >= 0.88" in text
+    assert "nucleus HD95 (median) <= 2 px" in text and "healthy Dice (mean) >= 0.9" in text
 
 
 def test_paired_comparison_reports_b_minus_a(tables):
@@ -148,8 +174,34 @@ def test_forest_plot_shows_intervals_and_p_values(tables):
     texts = [t.get_text() for ax in shown for t in ax.texts]
     assert all(t.startswith("p ") for t in texts) and len(texts) == 4
     titles = [ax.get_title() for ax in shown]
-    assert any("HD95 (µm): B better < 0" in t for t in titles)
-    assert any("Dice: B better > 0" in t for t in titles)
+    assert any(t.endswith("HD95 (µm)") for t in titles)
+    labels = [ax.get_xlabel() for ax in shown]
+    assert "median B - A; B better < 0" in labels and "median B - A; B better > 0" in labels
+
+
+def test_forest_markers_follow_the_interval_not_the_p_value():
+    """Filled: the plotted interval excludes 0, whatever the (separate) p-value says."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = [  # (interval, p): across 0 but p < 0.05; excludes 0 but p > 0.05; touches 0; clear
+        ("across", -0.003, -0.015, 0.004, 0.013),
+        ("excludes", 0.027, 0.0002, 0.077, 0.46),
+        ("touches", 0.1, 0.0, 0.2, 0.01),
+        ("clear", -0.09, -0.12, -0.06, 1e-9),
+    ]
+    tests = pd.DataFrame(
+        [{"comparison": n, "class": "nucleus", "metric": "dice", "mean_diff": d, "low": lo,
+          "high": hi, "p_holm": p} for n, d, lo, hi, p in rows]
+    )  # fmt: skip
+    fig = R.plot_forest(tests, diff="mean_diff", low="low", high="high", panels=("class",))
+    markers = [line for line in fig.axes[0].lines if line.get_marker() == "o"]
+    filled = [line.get_markerfacecolor() != "white" for line in markers]
+    assert filled == [False, True, False, True]
+    legend = fig.legends[0]
+    assert "Wilcoxon" in legend.get_title().get_text()
+    assert [t.get_text() for t in legend.get_texts()] == [
+        "95 % interval excludes 0", "interval across 0"]  # fmt: skip
 
 
 def test_metric_correlation_per_class(tables):

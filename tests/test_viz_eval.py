@@ -19,12 +19,15 @@ from papseg_utils.viz.boundaries import (
     plot_error_maps,
 )
 from papseg_utils.viz.evaluation import (
+    empty_case_counts,
     empty_policy_example,
     plot_confusion,
+    plot_error_grid,
     plot_metric_distributions,
     plot_uncertainty,
     plot_worst_cases,
     worst_cases,
+    worst_image,
 )
 
 
@@ -83,3 +86,35 @@ def test_figures_draw_with_titles_and_units(pair):
         titled = fig.get_suptitle() or any(ax.get_title() for ax in fig.axes)
         assert titled
         plt.close(fig)
+
+
+def test_worst_cases_can_leave_the_penalty_cases_out(pair):
+    """An image that misses a class gets the penalty (image diagonal): first by construction."""
+    img, truth, pred = pair
+    missed = np.where(pred == 2, 0, pred)  # no nucleus predicted: pred_empty
+    far = np.roll(truth, 6, axis=1)  # every class present, boundaries 6 px off
+    df = evaluate([missed, far, truth], [truth, truth, truth], "herlev3", names=["m", "f", "t"])
+    penalty = worst_cases(df, "hd95", n=1).iloc[0]
+    assert penalty["image"] == "m" and penalty["empty_case"] == "pred_empty"
+    assert penalty["value"] == pytest.approx(np.hypot(32, 40))  # the image diagonal
+    real = worst_cases(df, "hd95", n=2, with_empty=False)
+    assert list(real["image"]) == ["f", "f"] and (real["empty_case"] == "none").all()
+    assert worst_image(df) == "f" and worst_image(df, with_empty=True) == "m"
+    counts = empty_case_counts(df, "hd95")
+    assert counts.loc["nucleus"].tolist() == [3, 1, 0]  # scored, pred_empty, truth_empty
+    assert counts.loc["cytoplasm"].tolist() == [3, 0, 0]
+    fig = plot_worst_cases({"m": img, "f": img, "t": img}, {"m": truth, "f": truth, "t": truth},
+                           {"m": missed, "f": far, "t": truth}, df, "herlev3", n=2)  # fmt: skip
+    assert fig.get_suptitle() == "Worst 2 images by HD95; 1 empty-class case left out"
+    captions = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert captions[0].startswith("1. f: ") and "px" in captions[0]
+    plt.close(fig)
+
+
+def test_error_grid_puts_two_classes_a_row(pair):
+    img, truth, pred = pair
+    fig = plot_error_grid(img, truth, pred, "paper", title="errors")
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(shown) == 4 and fig.get_suptitle() == "errors"
+    assert shown[0].get_position().y0 > shown[2].get_position().y0  # 2 x 2, not 1 x 4
+    plt.close(fig)

@@ -24,12 +24,13 @@ def plot_data_efficiency(
     """``metric`` vs training-data fraction, pre-trained vs scratch, one panel per class.
 
     Points are runs (seeds); the line joins the seed means; the band is the mean
-    bootstrap 95 % interval over test images.
+    bootstrap 95 % interval over test images. Two panels fit the page (6.8 in,
+    text of 9 pt or more); the legend is in the first panel only.
     """
     import matplotlib.pyplot as plt
 
     if ax is None:
-        fig, axes = plt.subplots(1, len(classes), figsize=(5.2 * len(classes), 3.8), squeeze=False)
+        fig, axes = plt.subplots(1, len(classes), figsize=(3.4 * len(classes), 3.6), squeeze=False)
         axes = axes[0]
     else:
         axes, fig = np.atleast_1d(ax), np.atleast_1d(ax)[0].figure
@@ -39,7 +40,7 @@ def plot_data_efficiency(
         "imagenet": (colours["imagenet"], "ImageNet-pretrained"),
         "none": (colours["none"], "from scratch"),
     }
-    for axis, cls in zip(axes, classes, strict=True):
+    for k, (axis, cls) in enumerate(zip(axes, classes, strict=True)):
         for weights, (colour, name) in styles.items():
             s = seed_summary(select(sub, pretrained=weights), ["data_fraction"], metric, cls)
             if s.empty:
@@ -57,9 +58,11 @@ def plot_data_efficiency(
         axis.set_ylabel(f"{_name(metric)}{unit}, mean over test images")
         axis.set_title(f"{cls}")
         axis.grid(alpha=0.3)
-        axis.legend(loc="lower right" if metric in HIGHER_IS_BETTER else "upper right", fontsize=8)
+        if k == 0:
+            loc = "lower right" if metric in HIGHER_IS_BETTER else "upper right"
+            axis.legend(loc=loc, fontsize=9)
     fig.suptitle(
-        f"Data efficiency: {_name(metric)} vs training-set size (band: 95 % CI over test images)"
+        f"{_name(metric)} vs training-set size\n(band: 95 % CI over test images)", fontsize=11
     )
     fig.tight_layout()
     return fig
@@ -68,7 +71,10 @@ def plot_data_efficiency(
 def plot_leaderboard(
     results: pd.DataFrame, metric: str = "dice", scheme: str = "herlev3", ax=None, **where
 ):
-    """Per-class ``metric`` with 95 % intervals, one row per run, coloured by class."""
+    """Per-class ``metric`` with 95 % intervals, one row per run, coloured by class.
+
+    Sized for the page (6.8 in wide); the class legend sits under the x-axis.
+    """
     import matplotlib.pyplot as plt
 
     sub = select(results, aggregation="image-mean", metric=metric, scheme=scheme, **where)
@@ -83,7 +89,7 @@ def plot_leaderboard(
         .index
     )
     if ax is None:
-        fig, ax = plt.subplots(figsize=(8, 0.45 * len(order) + 1.6))
+        fig, ax = plt.subplots(figsize=(6.8, 0.45 * len(order) + 1.9))
     else:
         fig = ax.figure
     classes = [c for c in labels.foreground if c in set(sub["class"])]
@@ -103,7 +109,8 @@ def plot_leaderboard(
     )
     ax.set_title(f"{scheme}: {_name(metric)} per class")
     ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(classes),
+              frameon=False)  # fmt: skip
     fig.tight_layout()
     return fig
 
@@ -149,9 +156,19 @@ def plot_region_vs_boundary(
     ax.set_ylabel(f"{_name(boundary)}{unit} (boundary)")
     ax.set_title("Region vs boundary quality, one point per run and class")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=9, ncol=2)
     fig.tight_layout()
     return fig
+
+
+def _excludes_zero(low: float, high: float) -> bool:
+    """Whether the interval ``[low, high]`` lies wholly on one side of 0.
+
+    A bound within ``1e-9`` of 0 (e.g. ``-0.0`` from a median of ties) touches 0:
+    such an interval does not exclude it.
+    """
+    eps = 1e-9
+    return bool(low > eps or high < -eps)
 
 
 def plot_forest(
@@ -169,50 +186,68 @@ def plot_forest(
     """Forest plot of paired tests: one panel per ``panels`` value, one row per comparison.
 
     Each row is the difference B - A (``diff``) with its 95 % interval
-    (``low``, ``high``) and, at the right of the panel, the p-value ``p``.
-    Filled markers: ``p < 0.05``. The dotted line is "no difference"; the
-    panel title says which side favours B (above 0 for Dice-like metrics,
-    below 0 for distances, in ``distance_unit``: µm in the study tables, px
-    in the ``evaluate`` command's without a pixel size). Takes the tables of
-    :func:`paired_comparisons` and :func:`paired_gains`; returns the figure.
+    (``low``, ``high``). The marker and the interval tell one test: a filled
+    marker is an interval that excludes 0, a hollow one an interval across 0.
+    The label at the right of each row is a second, separate test: the
+    p-value ``p`` (for the tables of :func:`paired_comparisons` and
+    :func:`paired_gains`, the Wilcoxon signed-rank test after Holm's
+    correction). It ranks the per-image differences, so it can find a shift
+    in most images that a mean's interval does not (and the other way round);
+    the figure title says so. The dotted line is "no difference"; each
+    x-label says which side favours B (above 0 for Dice-like metrics, below 0
+    for distances, in ``distance_unit``: µm in the study tables, px in the
+    ``evaluate`` command's without a pixel size). Returns the figure, sized
+    for the page (6.8 in wide, text of 9 pt or more).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
 
     keys = list(tests[list(panels)].drop_duplicates().itertuples(index=False, name=None))
     rows = list(dict.fromkeys(tests[label_col]))
+    ncols = min(ncols, len(keys))
     nrows = -(-len(keys) // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(7.2, nrows * (0.32 * len(rows) + 0.9) + 0.5),
+        nrows, ncols, figsize=(6.8, nrows * (0.36 * len(rows) + 1.15) + 0.95),
         sharey=True, squeeze=False,
     )  # fmt: skip
     y = {name: i for i, name in enumerate(rows)}
+    stat = "median" if "median" in diff else "mean"
     for ax, key in zip(axes.flat, keys, strict=False):
         t = tests[(tests[list(panels)] == pd.Series(key, index=list(panels))).all(axis=1)]
         metric = t["metric"].iloc[0] if "metric" in t else ""
         for rec in t.to_dict("records"):
-            sig = rec[p] < 0.05
+            filled = _excludes_zero(rec[low], rec[high])
             yy = y[rec[label_col]]
             ax.errorbar(rec[diff], yy, xerr=[[rec[diff] - rec[low]], [rec[high] - rec[diff]]],
-                        fmt="o", color="#0072B2", mfc="#0072B2" if sig else "white", capsize=2)  # fmt: skip
+                        fmt="o", color="#0072B2", mfc="#0072B2" if filled else "white",
+                        capsize=2)  # fmt: skip
             ax.text(0.99, yy, f"p {rec[p]:.2g}", transform=ax.get_yaxis_transform(),
-                    ha="right", va="center", fontsize=7)  # fmt: skip
+                    ha="right", va="center", fontsize=9)  # fmt: skip
         lo, hi = min(t[low].min(), 0.0), max(t[high].max(), 0.0)
         span = (hi - lo) or 1.0
-        ax.set_xlim(lo - 0.05 * span, hi + 0.6 * span)  # room for the p-values
+        ax.set_xlim(lo - 0.05 * span, hi + 0.75 * span)  # room for the p-values
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.axvline(0, color="0.4", ls=":", lw=1)
         side = "> 0" if metric in HIGHER_IS_BETTER else "< 0"
         unit = "" if metric in HIGHER_IS_BETTER or not metric else f" ({distance_unit})"
         name = " ".join(str(k) for k in key if k != metric)
-        ax.set_title(f"{name} {_name(metric)}{unit}: B better {side}", fontsize=9)
+        ax.set_title(f"{name} {_name(metric)}{unit}", fontsize=10)
+        ax.set_xlabel(f"{stat} B - A; B better {side}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
-        ax.tick_params(labelsize=8)
+        ax.tick_params(labelsize=9)
     for ax in axes.flat[len(keys) :]:
         ax.set_visible(False)
-    stat = "median" if "median" in diff else "mean"
-    for ax in axes[-1]:
-        ax.set_xlabel(f"{stat} difference B - A", fontsize=8)
     axes[0, 0].set_yticks(range(len(rows)), rows)
-    axes[0, 0].invert_yaxis()
-    fig.suptitle(title or f"B - A with 95 % interval; filled: {p} < 0.05", fontsize=10)
-    fig.tight_layout()
+    axes[0, 0].set_ylim(len(rows) - 0.5, -0.5)  # first comparison on top
+    test = "Wilcoxon p, Holm-corrected" if p == "p_holm" else f"{p}"
+    marks = [
+        Line2D([], [], marker="o", ls="", color="#0072B2", label="95 % interval excludes 0"),
+        Line2D([], [], marker="o", ls="", color="#0072B2", mfc="white", label="interval across 0"),
+    ]
+    fig.legend(handles=marks, loc="lower center", ncol=2, fontsize=9, frameon=False,
+               title=f"right of each row: {test} (a separate test)", title_fontsize=9)  # fmt: skip
+    fig.suptitle(title or f"B - A with 95 % interval ({stat} of the per-image differences)",
+                 fontsize=11)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))
     return fig

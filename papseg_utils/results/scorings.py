@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .study import HIGHER_IS_BETTER, _name
+from .study import CV_TARGETS, HIGHER_IS_BETTER, _name, target_name
 
 
 def scoring_means(
@@ -45,17 +45,6 @@ def scoring_means(
 
 
 # --------------------------------------------------------------------------- evaluate folders
-
-#: The Herlev recipe's targets (cross-validated, per-image): (taxonomy, class, metric, statistic, goal).
-#: ``macro`` is the mean over the foreground classes of each image; HD95 is in px.
-CV_TARGETS: tuple[tuple[str, str, str, str, float], ...] = (
-    ("herlev3", "nucleus", "dice", "mean", 0.955),
-    ("herlev3", "cytoplasm", "dice", "mean", 0.88),
-    ("herlev3", "macro", "iou", "mean", 0.85),
-    ("herlev3", "nucleus", "hd95", "median", 2.0),
-    ("paper_cells", "healthy", "dice", "mean", 0.90),
-    ("paper_cells", "unhealthy", "dice", "mean", 0.90),
-)
 
 
 @dataclass
@@ -96,13 +85,17 @@ def load_scoring(folder: str | Path) -> Scoring:
 
 
 def cv_targets(summary: pd.DataFrame, targets=CV_TARGETS) -> pd.DataFrame:
-    """Each target with the measured value, its bootstrap 95 % interval (means only), goal and gap."""
+    """Each target with the measured value, its bootstrap 95 % interval (means only), goal and gap.
+
+    ``summary`` is an evaluate ``summary.csv``; ``targets`` default to the project's
+    (:data:`papseg_utils.results.study.CV_TARGETS`, HD95 in px).
+    """
     rows = []
     s = summary.set_index(["scheme", "class", "metric"])
     for scheme, cls, metric, stat, goal in targets:
         key = (scheme, cls, metric)
         if key not in s.index:
-            rows.append({"taxonomy": scheme, "target": f"{cls} {_name(metric)} ({stat})", "value": np.nan,
+            rows.append({"taxonomy": scheme, "target": f"{target_name(cls, metric)} ({stat})", "value": np.nan,
                          "low": np.nan, "high": np.nan, "goal": goal, "met": False, "gap": np.nan})  # fmt: skip
             continue
         r = s.loc[key]
@@ -110,7 +103,7 @@ def cv_targets(summary: pd.DataFrame, targets=CV_TARGETS) -> pd.DataFrame:
         low, high = (float(r["low"]), float(r["high"])) if stat == "mean" else (np.nan, np.nan)
         higher = metric in HIGHER_IS_BETTER
         met = value >= goal if higher else value <= goal
-        rows.append({"taxonomy": scheme, "target": f"{cls} {_name(metric)} ({stat})", "value": value,
+        rows.append({"taxonomy": scheme, "target": f"{target_name(cls, metric)} ({stat})", "value": value,
                      "low": low, "high": high, "goal": goal, "met": bool(met),
                      "gap": value - goal if higher else goal - value})  # fmt: skip
     return pd.DataFrame(rows)

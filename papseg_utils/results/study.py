@@ -16,6 +16,19 @@ import pandas as pd
 
 #: Metrics where larger is better (the others are distances: smaller is better).
 HIGHER_IS_BETTER = {"dice", "iou", "precision", "recall", "nsd", "bf1"}
+#: The project's quality targets on Herlev: per-image statistics of a five-fold
+#: cross-validation, as ``(taxonomy, class, metric, statistic, goal)``. ``macro`` is the mean over
+#: the foreground classes of each image (cytoplasm and nucleus); HD95 is in px. The one source of
+#: these numbers: :func:`target_check`, :func:`papseg_utils.results.cv_targets` and
+#: :func:`targets_text` read them from here.
+CV_TARGETS: tuple[tuple[str, str, str, str, float], ...] = (
+    ("herlev3", "nucleus", "dice", "mean", 0.955),
+    ("herlev3", "cytoplasm", "dice", "mean", 0.88),
+    ("herlev3", "macro", "iou", "mean", 0.85),
+    ("herlev3", "nucleus", "hd95", "median", 2.0),
+    ("paper_cells", "healthy", "dice", "mean", 0.90),
+    ("paper_cells", "unhealthy", "dice", "mean", 0.90),
+)
 #: Display names of the metrics in figures.
 METRIC_NAMES = {"dice": "Dice", "iou": "IoU", "hd95": "HD95", "hd": "HD", "assd": "ASSD",
                 "nsd": "surface Dice (NSD)", "bf1": "boundary F1", "precision": "precision",
@@ -304,36 +317,101 @@ def paired_comparisons(
     return out
 
 
-def target_check(results: pd.DataFrame, aggregation: str = "image-mean", **where) -> pd.DataFrame:
-    """The project's Herlev targets against one or more runs (herlev3 scheme).
+def target_name(cls: str, metric: str) -> str:
+    """How a target is named in tables: ``"nucleus Dice"``; ``macro`` is the foreground mean."""
+    if cls == "macro":
+        return f"foreground mean {_name(metric)}"
+    return f"{cls} {_name(metric)}"
 
-    Targets: nucleus Dice >= 0.95, cytoplasm Dice >= 0.90, mean IoU over
-    cytoplasm and nucleus >= 0.85, under ``aggregation``: ``"image-mean"``
-    (mean over test images) or ``"micro"`` (pixel counts pooled over images).
+
+def targets_text(targets: Sequence[tuple[str, str, str, str, float]] | None = None) -> str:
+    """The targets as one line of text, e.g. ``"herlev3: nucleus Dice (mean) >= 0.955, ..."``.
+
+    Written from :data:`CV_TARGETS` (the default), so that a page or a README
+    that prints it quotes the numbers the checks use. Distances are in px.
     """
-    sub = select(results, aggregation=aggregation, scheme="herlev3", **where)
+    parts: dict[str, list[str]] = {}
+    for scheme, cls, metric, stat, goal in CV_TARGETS if targets is None else targets:
+        sign = ">=" if metric in HIGHER_IS_BETTER else "<="
+        unit = "" if metric in HIGHER_IS_BETTER else " px"
+        parts.setdefault(scheme, []).append(
+            f"{target_name(cls, metric)} ({stat}) {sign} {goal:g}{unit}"
+        )
+    return "; ".join(f"{scheme}: {', '.join(p)}" for scheme, p in parts.items())
+
+
+def target_check(
+    results: pd.DataFrame,
+    aggregation: str = "image-mean",
+    per_image: pd.DataFrame | None = None,
+    spacing_um: float | None = None,
+    **where,
+) -> pd.DataFrame:
+    """The project's targets (:data:`CV_TARGETS`) against one or more runs of a study.
+
+    ``results`` is a study's ``results.csv``; ``aggregation`` is ``"image-mean"``
+    (mean over test images) or ``"micro"`` (pixel counts pooled over images).
+    The targets on means are checked for the schemes the runs were scored in;
+    ``macro`` (the foreground mean) is the mean of the class values (for
+    ``herlev3``: cytoplasm and nucleus). A median target (nucleus HD95, in px)
+    needs the per-image values: give the study's ``per_image`` table and, for
+    distances stored in um, the pixel size ``spacing_um``; it is left out under
+    ``"micro"``, which has no median. Columns: ``run, run_id, aggregation,
+    target, statistic, value, goal, met``.
+    """
+    sub = select(results, aggregation=aggregation, **where)
     rows = []
     for run_id, grp in sub.groupby("run_id", sort=False):
-        val = grp.set_index(["class", "metric"])["value"]
-        miou = np.mean([val.get(("cytoplasm", "iou"), np.nan), val.get(("nucleus", "iou"), np.nan)])
         first = grp.iloc[0]
-        for what, got, target in (
-            ("nucleus Dice", val.get(("nucleus", "dice"), np.nan), 0.95),
-            ("cytoplasm Dice", val.get(("cytoplasm", "dice"), np.nan), 0.90),
-            ("mean IoU (cytoplasm, nucleus)", miou, 0.85),
-        ):
+        scheme = first.get("scheme", "herlev3")
+        val = grp.set_index(["class", "metric"])["value"]
+        classes = sorted(set(grp["class"]))
+        for t_scheme, cls, metric, stat, goal in CV_TARGETS:
+            if t_scheme != scheme:
+                continue
+            if stat == "mean":
+                if cls == "macro":
+                    got = float(np.mean([val.get((c, metric), np.nan) for c in classes]))
+                else:
+                    got = float(val.get((cls, metric), np.nan))
+            elif stat == "median" and per_image is not None and aggregation == "image-mean":
+                got = _median_px(per_image, run_id, cls, metric, spacing_um)
+            else:
+                continue
+            higher = metric in HIGHER_IS_BETTER
             rows.append(
                 {
                     "run": label(first),
                     "run_id": run_id,
                     "aggregation": aggregation,
-                    "target": what,
+                    "target": target_name(cls, metric) + ("" if higher else " (px)"),
+                    "statistic": stat if aggregation == "image-mean" else "pooled",
                     "value": got,
-                    "goal": target,
-                    "met": bool(got >= target),
+                    "goal": goal,
+                    "met": bool(got >= goal if higher else got <= goal),
                 }
             )
-    return pd.DataFrame(rows)
+    columns = ["run", "run_id", "aggregation", "target", "statistic", "value", "goal", "met"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _median_px(
+    per_image: pd.DataFrame, run_id: str, cls: str, metric: str, spacing_um: float | None
+) -> float:
+    """Median over images of one run's ``metric`` for ``cls``, in px (um divided by ``spacing_um``)."""
+    sel = per_image[
+        (per_image["run_id"] == run_id)
+        & (per_image["class"] == cls)
+        & (per_image["metric"] == metric)
+    ].dropna(subset=["value"])
+    if sel.empty:
+        return np.nan
+    values = sel["value"].to_numpy(dtype=float)
+    if (sel["unit"] == "um").any():
+        if not spacing_um:
+            raise ValueError(f"{metric} of {run_id} is in um: give spacing_um to compare with px")
+        values = values / spacing_um
+    return float(np.median(values))
 
 
 def metric_correlation(

@@ -18,7 +18,9 @@ from papseg_utils.train.history import History
 def plot_history(
     history: History | pd.DataFrame, scheme: str | LabelScheme, title: str | None = None
 ) -> Figure:
-    """Three panels: train/val loss, validation Dice per class (class colours), learning rates.
+    """Three panels stacked top to bottom: train/val loss, validation Dice per class (class
+    colours), learning rates. Stacked, 6.8 in wide, with text of 9 pt or more, the figure is
+    legible at the page width.
 
     Parameters
     ----------
@@ -29,7 +31,7 @@ def plot_history(
     df = history.to_frame() if isinstance(history, History) else history
     if df.empty:
         raise ValueError("plot_history: the history has no epochs")
-    fig, axes = plt.subplots(3, 1, figsize=(7.2, 8.4))  # stacked: legible at the page width
+    fig, axes = plt.subplots(3, 1, figsize=(6.8, 8.4))  # stacked: legible at the page width
     ax = axes[0]
     ax.plot(df["epoch"], df["train_loss"], "o-", label="train", color="0.2")
     if df["val_loss"].notna().any():
@@ -53,7 +55,7 @@ def plot_history(
     if df["val_mean_dice"].notna().any():
         ax.plot(df["epoch"], df["val_mean_dice"], "k--", label="mean (foreground)")
     ax.set(title="Validation Dice per class", xlabel="epoch", ylabel="Dice", ylim=(0, 1.02))
-    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
+    ax.legend(frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
     ax = axes[2]
     # the no-decay groups share their part's learning rate: one curve per part
     for col in [c for c in df if c.startswith("lr_") and not c.endswith("_no_decay")]:
@@ -64,9 +66,11 @@ def plot_history(
         ax.axvspan(0, last_frozen, color="0.9", label="encoder frozen")
     ax.set(title="Learning rate", xlabel="optimiser step", ylabel="lr")
     ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
-    ax.legend(frameon=False, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5))
-    for ax in axes[:2]:
+    ax.legend(frameon=False, fontsize=9, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    for ax, x in zip(axes, (df["epoch"], df["epoch"], df["step"]), strict=True):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if x.nunique() < 3:  # too few points for integer ticks in the default view
+            ax.set_xlim(x.min() - 1, x.max() + 1)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -109,9 +113,12 @@ def plot_predictions(
     scheme: str | LabelScheme,
     names: Sequence[str] | None = None,
     dice: Sequence[float | Mapping[str, float]] | None = None,
-    panel_size: float = 2.4,
+    panel_size: float = 2.2,
 ) -> Figure:
     """Rows of image | ground truth | prediction, masks overlaid in class colours.
+
+    With the default ``panel_size`` (inches) the figure fits the page (6.6 in
+    plus the row titles) and its text is 9 pt or more.
 
     Parameters
     ----------
@@ -132,7 +139,7 @@ def plot_predictions(
             f"plot_predictions: need equally many images, masks, preds; got {n}, {len(masks)}, {len(preds)}"
         )
     per_class = dice is not None and isinstance(dice[0], Mapping)
-    height = panel_size + (0.55 if per_class else 0.0)
+    height = panel_size + (0.62 if per_class else 0.0)
     fig, axes = plt.subplots(n, 3, figsize=(3 * panel_size, n * height + 0.7), squeeze=False)
     for r in range(n):
         panels = (
@@ -148,12 +155,12 @@ def plot_predictions(
                 ax.set_title(("image", "ground truth", "prediction")[c])
         label = names[r] if names is not None else f"#{r}"
         if dice is not None and per_class:
-            axes[r, 2].set_xlabel(_dice_text(dice[r]), fontsize="x-small")
+            axes[r, 2].set_xlabel(_dice_text(dice[r]), fontsize=9)
         elif dice is not None:
             label += f"\n{_dice_text(dice[r])}"
-        axes[r, 0].set_ylabel(label, fontsize="small")
+        axes[r, 0].set_ylabel(label, fontsize=9)
     if per_class:
-        fig.suptitle("Dice per class under each prediction (–: class in neither mask)", fontsize=9)
+        fig.suptitle("Dice per class under each prediction (–: class in neither mask)", fontsize=10)
     add_class_legend(fig, scheme, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
