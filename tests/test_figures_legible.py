@@ -226,6 +226,12 @@ FIGURES = {
     "ch7 error maps": _error_grid,
     "ch7 worst cases": _worst_cases,
     "ch7 uncertainty": _uncertainty,
+    "ch7 Dice vs HD95": lambda: __import__(
+        "papseg_utils.viz.boundaries", fromlist=["x"]
+    ).plot_dice_vs_hd95(),
+    "ch7 HD vs HD95": lambda: __import__(
+        "papseg_utils.viz.boundaries", fromlist=["x"]
+    ).plot_hd_vs_hd95(),
     "ch8 forest plot": _forest,
     "ch8 data efficiency": _data_efficiency,
     "ch8 leaderboard": _leaderboard,

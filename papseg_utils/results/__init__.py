@@ -41,6 +41,8 @@ from .study import (
     seed_summary,
     select,
     target_check,
+    target_name,
+    targets_text,
     varying,
 )
 
@@ -74,5 +76,7 @@ __all__ = [
     "seed_summary",
     "select",
     "target_check",
+    "target_name",
+    "targets_text",
     "varying",
 ]

@@ -67,7 +67,7 @@ def plot_contour_comparison(
         Line2D([], [], color="k", linestyle="-", label="truth"),
         Line2D([], [], color="k", linestyle=(0, (3, 2)), label="prediction"),
     ]
-    ax.legend(handles=handles, loc="upper right", fontsize="x-small", framealpha=0.8)
+    ax.legend(handles=handles, loc="upper right", fontsize=9, framealpha=0.8)
     ax.set_title(title or "Contours: truth solid, prediction dashed")
     h, w = truth.shape
     ax.set_xlabel(f"x (px, {w} wide)")
@@ -126,7 +126,7 @@ def plot_error_maps(
                 Patch(facecolor=FN_COLOUR, edgecolor="k", label="FN (missed)"),
             ],
             loc="lower right",
-            fontsize="x-small",
+            fontsize=9,
         )
     fig.suptitle(title or "Per-class errors")
     return fig
@@ -185,7 +185,7 @@ def _mask_panel(ax, truth, pred, title: str) -> None:
     rgb[~pred & truth] = FN_COLOUR
     ax.imshow(rgb)
     _contours(ax, truth, "k", "-", 1.0)
-    ax.set_title(title, fontsize="small")
+    ax.set_title(title, fontsize=10)
     ax.set_xlabel("x (px)")
     ax.set_ylabel("y (px)")
 
@@ -193,7 +193,7 @@ def _mask_panel(ax, truth, pred, title: str) -> None:
 def plot_dice_vs_hd95(example: dict | None = None) -> Figure:
     """Figure of :func:`dice_vs_hd95_example`: same Dice, different HD95 (values in the titles)."""
     ex = example or dice_vs_hd95_example()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.3), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.7), layout="constrained")
     for ax, key, label in zip(
         axes, ("near", "far"), ("extra block touching", "extra block far away"), strict=True
     ):
@@ -209,7 +209,7 @@ def plot_dice_vs_hd95(example: dict | None = None) -> Figure:
             Line2D([], [], color="k", label="truth contour"),
         ],
         loc="lower right",
-        fontsize="x-small",
+        fontsize=9,
     )
     fig.suptitle("Dice counts pixels; HD95 measures where the errors are")
     return fig
@@ -218,7 +218,7 @@ def plot_dice_vs_hd95(example: dict | None = None) -> Figure:
 def plot_hd_vs_hd95(example: dict | None = None) -> Figure:
     """Figure of :func:`hd_vs_hd95_example`: one outlier pixel moves HD, not HD95."""
     ex = example or hd_vs_hd95_example()
-    fig, axes = plt.subplots(1, 2, figsize=(8, 4.3), layout="constrained")
+    fig, axes = plt.subplots(1, 2, figsize=(6.8, 3.7), layout="constrained")
     for ax, key, label in zip(
         axes, ("clean", "outlier"), ("shifted 2 px", "shifted 2 px + 1 stray pixel"), strict=True
     ):
@@ -228,8 +228,6 @@ def plot_hd_vs_hd95(example: dict | None = None) -> Figure:
         )
     ys, xs = np.nonzero(ex["outlier"] & ~ex["clean"])
     axes[1].scatter(xs, ys, s=160, facecolors="none", edgecolors=FP_COLOUR, linewidths=1.5)
-    axes[1].annotate(
-        "stray pixel", (xs[0], ys[0]), xytext=(xs[0] + 12, ys[0] + 10), fontsize="small"
-    )
+    axes[1].annotate("stray pixel", (xs[0], ys[0]), xytext=(xs[0] + 12, ys[0] + 10), fontsize=10)
     fig.suptitle("HD is the single worst boundary pixel; HD95 ignores the worst 5 %")
     return fig
