@@ -223,3 +223,21 @@ def test_viz_helpers_draw_contours_ignore_and_legend():
     fig3 = vaug.show_field_crops(image, mask, "paper", [(0, 0), (5, 5)], [(0, 0)], 16, 16)
     assert len(fig3.axes[0].patches) == 2 and fig3.axes[0].get_xlabel() == "x (px)"
     plt.close("all")
+
+
+def test_hue_shift_panels_name_the_policy_that_allows_them():
+    """Chapter 3's hue figure labels each shift with the mildest policy that may draw it."""
+    from papseg_utils.viz import augment as vaug
+
+    limits = vaug.policy_hue_limits()
+    hsv = {s: dict(au.medical_transforms(s))["HueSaturationValue"] for s in ("medical", "strong")}
+    assert limits == {s: float(max(t.hue_shift_limit)) for s, t in hsv.items()}
+    assert limits["medical"] < limits["strong"] < 20
+    labels = [vaug.hue_shift_label(s, limits) for s in (4, -4, 8, 20, 120)]
+    assert labels == [
+        "hue +4 (medical)",
+        "hue -4 (medical)",
+        "hue +8 (strong)",
+        "hue +20 (never)",
+        "hue +120 (never)",
+    ]

@@ -4,7 +4,10 @@ The shared ``smoke_build`` fixture (tests/conftest.py) executes every notebook
 under the ``smoke`` profile and builds the book once per session. Each built
 page is then opened in Chromium (the system browser at /usr/bin/chromium,
 driven by playwright; no browser is ever downloaded) and checked for a title,
-broken images, untypeset maths, dead internal links and network requests.
+broken images, untypeset maths, dead internal links, network requests, hint dropdowns
+that render collapsed, and blocks wider than the text column (every table, code block,
+cell output, figure and displayed equation, with the collapsed parts opened: nothing may
+scroll sideways at 1280 px).
 Screenshots go to ``$PAPSEG_SCREENSHOTS`` (default ``build/screenshots``).
 
 Without Chromium the browser tests skip (install it with
@@ -33,6 +36,47 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SKIP_PAGES = {"genindex.html", "search.html"}
+VIEWPORT = {"width": 1280, "height": 900}
+# Blocks that must fit the text column of the article: tables (markdown and pandas), code
+# blocks and cell outputs, figures and displayed maths. Returns one line per offender.
+OVERFLOW_JS = r"""() => {
+  const article = document.querySelector('article.bd-article') || document.querySelector('main');
+  if (!article) return ['no article element'];
+  const style = getComputedStyle(article), box = article.getBoundingClientRect();
+  const right = box.right - parseFloat(style.paddingRight);
+  const column = Math.round(right - box.left - parseFloat(style.paddingLeft));
+  const where = (el) => {
+    const h = el.closest('section')?.querySelector('h1, h2, h3');
+    const text = (el.innerText || el.getAttribute('src') || '').trim().replace(/\s+/g, ' ');
+    return `${el.tagName.toLowerCase()}.${[...el.classList].join('.')} under "${
+      h ? h.innerText.replace('#', '').trim().slice(0, 50) : '?'}": ${text.slice(0, 60)}`;
+  };
+  const blocks = 'table, pre, div.cell_output .output, div.highlight, ' +
+    '.pst-scrollable-table-container, img, figure, div.math, mjx-container[display="true"]';
+  const bad = [];
+  for (const el of article.querySelectorAll(blocks)) {
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;  // not rendered
+    const past = Math.round(r.right - right), hidden = el.scrollWidth - el.clientWidth;
+    if (past > 1) bad.push(`${Math.round(r.width)} px wide, ${past} px past the ${column} px column: ${where(el)}`);
+    else if (hidden > 1 && getComputedStyle(el).overflowX !== 'visible')
+      bad.push(`scrolls sideways by ${hidden} px: ${where(el)}`);
+  }
+  const doc = document.documentElement;
+  if (doc.scrollWidth > doc.clientWidth + 1) bad.push(`the page scrolls sideways (${doc.scrollWidth} px)`);
+  return bad;
+}"""
+# What a reader can open: hidden cell inputs (<details>) and dropdowns (sphinx-togglebutton).
+OPEN_ALL_JS = """() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  document.querySelectorAll('.toggle-hidden').forEach(e => e.classList.remove('toggle-hidden'));
+}"""
+# Dropdown admonitions (exercise hints) whose body shows before a click.
+OPEN_DROPDOWNS_JS = r"""() => Array.from(document.querySelectorAll('.admonition.dropdown'))
+  .filter(a => Array.from(a.children).some(
+    c => !c.classList.contains('admonition-title') && c.offsetHeight > 0))
+  .map(a => (a.querySelector('.admonition-title')?.innerText || '?').trim() + ': ' +
+    a.innerText.trim().replace(/\s+/g, ' ').slice(0, 60))"""
 REDIRECTS = {"index.html"}  # jupyter-book writes index.html as a redirect to the root page
 
 
@@ -143,7 +187,7 @@ def test_pages_render_offline_in_chromium(book: Path, browser, tmp_path: Path) -
     problems: list[str] = []
     pages = _pages(book)
     assert pages, f"no pages in {book}"
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
     external: list[str] = []
     context.route(
         re.compile(r"^(?!file:|data:|blob:|about:).*"),
@@ -193,12 +237,55 @@ def test_pages_render_offline_in_chromium(book: Path, browser, tmp_path: Path) -
             problems.append(f"{rel}: requests left the machine: {sorted(set(external))[:5]}")
         if errors:
             problems.append(f"{rel}: JavaScript errors: {errors[:3]}")
+        problems += [
+            f"{rel}: hint shown before a click: {t}" for t in page.evaluate(OPEN_DROPDOWNS_JS)
+        ]
         page.screenshot(
             path=str(shots / (rel.replace("/", "__").removesuffix(".html") + ".png")),
             full_page=True,
         )
+        page.evaluate(OPEN_ALL_JS)
+        problems += [f"{rel}: {line}" for line in page.evaluate(OVERFLOW_JS)]
     context.close()
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.browser
+def test_the_overflow_check_catches_wide_tables_code_and_outputs(browser, tmp_path: Path) -> None:
+    """OVERFLOW_JS flags a table, a code block, an output and a figure wider than the column
+    (here 600 px), also inside scrolling containers, and passes the same page once they fit."""
+    wide = "x" * 400
+    body = f"""<main><article class="bd-article" style="width: 600px; padding: 0 10px; box-sizing: border-box">
+      <section><h2>Wide</h2>
+      <div class="pst-scrollable-table-container" style="overflow-x: auto">
+        <table><tr><td>{wide}</td></tr></table></div>
+      <pre style="overflow: auto">{wide}</pre>
+      <div class="cell_output"><div class="output text_html" style="overflow-x: auto">
+        <table class="dataframe"><tr><td style="white-space: nowrap">a b c d {wide}</td></tr>
+        </table></div></div>
+      <img src="data:image/gif;base64,R0lGODlhAQABAAAAACw=" style="width: 900px; height: 2px">
+      </section></article></main>"""
+    page_file = tmp_path / "wide.html"
+    page_file.write_text(f"<html><body>{body}</body></html>", encoding="utf-8")
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(page_file.as_uri())
+    found = page.evaluate(OVERFLOW_JS)
+    for what in ("div.pst-scrollable-table-container", "pre.", "div.output.text_html", "img."):
+        assert any(what in line for line in found), (what, found)
+    assert any("table" in line and "past the 580 px column" in line for line in found), found
+    fix = "pre, td { white-space: pre-wrap !important; overflow-wrap: anywhere; } img { width: 100% !important; }"
+    page.add_style_tag(content=fix)
+    assert page.evaluate(OVERFLOW_JS) == []
+    page.close()
+
+
+def test_the_book_stylesheet_wraps_code_and_tables() -> None:
+    """book/_static/papseg.css (wired in _config.yml) wraps code lines and table cells."""
+    css = (REPO_ROOT / "book" / "_static" / "papseg.css").read_text(encoding="utf-8")
+    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text(encoding="utf-8"))
+    assert "papseg.css" in config["sphinx"]["config"]["html_css_files"]
+    assert "white-space: pre-wrap" in css and "overflow-wrap: anywhere" in css
+    assert re.search(r"table td\s*\{[^}]*overflow-wrap", css), "table cells must wrap"
 
 
 def test_no_remote_assets_in_html(book: Path) -> None:

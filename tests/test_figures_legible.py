@@ -69,6 +69,13 @@ def _topk():
     return plots.plot_topk(np.zeros((32, 32, 3), np.uint8), table, "a photo")
 
 
+def _distill_losses():
+    history = pd.DataFrame(
+        {"step": [10, 20, 30], "kl": [30.2, 34.9, 29.8], "feature": [1.2, 1.1, 1.0]}
+    )
+    return plots.plot_distill_losses(history, "60 distillation steps (64 px, batch 16)")
+
+
 def _side_by_side():
     cells = [[np.zeros((20, 30, 3), np.uint8)] * 4 for _ in HERLEV_CLASSES]
     return plot_side_by_side(cells, cells, list(HERLEV_CLASSES))
@@ -215,6 +222,7 @@ FIGURES = {
     "ch3 hue shifts": _hue,
     "ch4 top-k": _topk,
     "ch4 feature maps": _feature_maps,
+    "ch4 distillation losses": _distill_losses,
     "ch2 side by side": _side_by_side,
     "ch5 architectures": plots.plot_architectures,
     "ch5 receptive fields": _erfs,
@@ -270,5 +278,18 @@ def test_a_class_legend_never_widens_a_sample_figure_past_the_page(scheme: str) 
     fig = show_samples([image], [mask], scheme, titles=[scheme], ncols=1, panel_size=3.2)
     try:
         assert page_scale(fig) == 1.0  # the tight PNG fits 700 px: nothing is shrunk
+    finally:
+        plt.close(fig)
+
+
+def test_many_feature_maps_wrap_onto_lines_of_eight() -> None:
+    """Chapter 4's exercise raises num_maps to 16: the channels wrap, their titles stay apart."""
+    rows = {"ImageNet": RNG.random((16, 8, 8)), "random": RNG.random((16, 8, 8))}
+    fig = plots.plot_feature_maps(np.zeros((32, 32, 3), np.uint8), rows, 4)
+    try:
+        titles = [ax.get_title() for ax in fig.axes if ax.get_title().startswith("ch.")]
+        assert titles == [f"ch. {k}" for k in range(1, 17)]
+        assert len(fig.axes) == 4 * 9  # two sources x two lines x (input + 8 channels)
+        assert page_scale(fig) == 1.0
     finally:
         plt.close(fig)

@@ -43,32 +43,69 @@ def plot_filter_grids(grids: dict[str, np.ndarray], stats: dict[str, dict] | Non
     return fig
 
 
-def plot_feature_maps(image: np.ndarray, rows: dict[str, np.ndarray], stage_px: int) -> Figure:
-    """An input image and, per row, the most active channels (n,h,w) of one encoder stage.
+def plot_feature_maps(
+    image: np.ndarray, rows: dict[str, np.ndarray], stage_px: int, per_row: int = 8
+) -> Figure:
+    """An input image and, per source, the most active channels (n,h,w) of one encoder stage.
 
-    Panels shrink so that the figure stays one page (7 in) wide.
+    At most ``per_row`` channels per line (more wrap onto further lines, so that the panel
+    titles never run into each other), and panels shrink so that the figure stays one page
+    (7 in) wide.
     """
     n = max(m.shape[0] for m in rows.values())
-    side = min(1.5, 7.0 / (n + 1))
+    ncols = max(1, min(n, per_row))
+    lines = -(-n // ncols)
+    side = min(1.5, 7.0 / (ncols + 1))
+    nrows = len(rows) * lines
     fig, axes = plt.subplots(
-        len(rows),
-        n + 1,
-        figsize=(side * (n + 1), (side + 0.3) * len(rows) + 0.6),
+        nrows,
+        ncols + 1,
+        figsize=(side * (ncols + 1), (side + 0.3) * nrows + 0.6),
         squeeze=False,
         layout="constrained",
     )
     for r, (name, maps) in enumerate(rows.items()):
-        axes[r, 0].imshow(image)
-        axes[r, 0].set_title("input" if r == 0 else "", fontsize=9)
-        axes[r, 0].set_ylabel(name)
-        for c in range(n):
-            axes[r, c + 1].imshow(maps[c], cmap="magma")
-            if r == 0:
-                axes[r, c + 1].set_title(f"ch. {c + 1}", fontsize=9)
-        for ax in axes[r]:
-            ax.set_xticks([])
-            ax.set_yticks([])
+        for line in range(lines):
+            row = axes[r * lines + line]
+            if line == 0:
+                row[0].imshow(image)
+                row[0].set_title("input" if r == 0 else "", fontsize=9)
+                row[0].set_ylabel(name)
+            else:
+                row[0].set_axis_off()
+            for c in range(ncols):
+                k = line * ncols + c
+                if k >= maps.shape[0]:
+                    row[c + 1].set_axis_off()
+                    continue
+                row[c + 1].imshow(maps[k], cmap="magma")
+                if r == 0:
+                    row[c + 1].set_title(f"ch. {k + 1}", fontsize=9)
+            for ax in row:
+                ax.set_xticks([])
+                ax.set_yticks([])
     fig.suptitle(f"Strongest feature maps of the stride-{stage_px} stage\n(each min-max scaled)")
+    return fig
+
+
+DISTILL_TERMS = {"kl": "KL term", "feature": "feature-map term"}
+"""Columns of a distillation ``history.csv`` drawn by :func:`plot_distill_losses`, and their titles."""
+
+
+def plot_distill_losses(history: pd.DataFrame, title: str = "") -> Figure:
+    """The two distillation losses of a ``history.csv`` over the steps, each on its own axis.
+
+    ``history`` has the columns ``step``, ``kl`` and ``feature`` (as
+    :class:`papseg_utils.distill.Distiller` writes them). The terms differ about
+    thirtyfold early on, so one shared axis would flatten the feature-map curve.
+    """
+    colours = condition_colours(DISTILL_TERMS.values())
+    fig, axes = plt.subplots(1, 2, figsize=(7, 2.8), layout="constrained")
+    for ax, (column, name) in zip(axes, DISTILL_TERMS.items(), strict=True):
+        ax.plot(history["step"], history[column], marker="o", color=colours[name])
+        ax.set(title=name, xlabel="step", ylabel="loss")
+    if title:
+        fig.suptitle(title)
     return fig
 
 

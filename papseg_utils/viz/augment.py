@@ -48,15 +48,22 @@ def show_augmented(
     return ax
 
 
-def _grid(n: int, ncols: int, panel: float) -> tuple[Figure, np.ndarray, float]:
-    """``n`` panels, at most the page wide; returns the figure, the axes and the panel side."""
+def _grid(
+    n: int, ncols: int, panel: float, aspect: float = 1.0
+) -> tuple[Figure, np.ndarray, float]:
+    """``n`` panels, at most the page wide; returns the figure, the axes and the panel width.
+
+    ``aspect`` is the images' height / width: rows are as tall as the images they show
+    (between 0.4 and 1.5 panel widths), so a wide cell leaves no empty band between rows.
+    """
     ncols = max(1, min(ncols, n))
     nrows = int(np.ceil(n / ncols))
     panel = min(panel, PAGE_WIDTH_IN / ncols)
+    height = panel * float(np.clip(aspect, 0.4, 1.5))
     fig, axes = plt.subplots(
         nrows,
         ncols,
-        figsize=(panel * ncols, (panel + 0.5) * nrows + 0.9),
+        figsize=(panel * ncols, (height + 0.5) * nrows + 0.9),
         squeeze=False,
         layout="constrained",
     )
@@ -86,14 +93,14 @@ def show_transforms(
     ``seed``. The figure is at most the page wide; long names wrap. Returns the figure.
     """
     scheme = get_scheme(scheme)
-    fig, axes, side = _grid(len(transforms) + 1, ncols, panel)
+    h, w = mask.shape
+    fig, axes, side = _grid(len(transforms) + 1, ncols, panel, aspect=h / w)
     show_augmented(axes[0], image, mask, scheme, "original")
     for ax, (name, t) in zip(axes[1:], transforms, strict=False):
         if isinstance(t, A.BasicTransform | A.BaseCompose):
             t.set_random_seed(seed)
         out = t(image=image, mask=mask)
         show_augmented(ax, out["image"], out["mask"], scheme, wrap_title(name, side))
-    h, w = mask.shape
     _finish(fig, scheme, title or f"One draw of each transform ({w}x{h} px, contours = mask)")
     return fig
 
@@ -110,7 +117,7 @@ def show_policy(
 ) -> Figure:
     """``n`` random draws of ``policy`` on one (image, mask) pair, the original first."""
     scheme = get_scheme(scheme)
-    fig, axes, _ = _grid(n + 1, ncols, panel)
+    fig, axes, _ = _grid(n + 1, ncols, panel, aspect=mask.shape[0] / mask.shape[1])
     show_augmented(axes[0], image, mask, scheme, "original")
     for i, ax in enumerate(axes[1 : n + 1], start=1):
         out = policy(image=image, mask=mask)
@@ -118,6 +125,35 @@ def show_policy(
     h, w = mask.shape
     _finish(fig, scheme, title or f"{n} random draws ({w}x{h} px input)")
     return fig
+
+
+def policy_hue_limits() -> dict[str, float]:
+    """The largest hue shift (OpenCV units, 180 = full circle) each policy may draw.
+
+    Read from the ``HueSaturationValue`` transform of
+    :func:`papseg_utils.augment.medical_transforms`, so that the labels of
+    :func:`show_hue_shifts` follow the policies: ``{"medical": 4.0, "strong": 8.0}``.
+    """
+    from papseg_utils import augment as au
+
+    limits = {}
+    for strength in ("medical", "strong"):
+        hsv = dict(au.medical_transforms(strength))["HueSaturationValue"]
+        limits[strength] = float(max(abs(v) for v in hsv.hue_shift_limit))
+    return limits
+
+
+def hue_shift_label(shift: float, limits: dict[str, float] | None = None) -> str:
+    """Panel title of one hue shift: ``"hue +4 (medical)"``, ``"hue +20 (never)"``.
+
+    The name in brackets is the mildest policy whose hue range holds ``shift``
+    (:func:`policy_hue_limits`); ``never`` when no policy draws it.
+    """
+    limits = policy_hue_limits() if limits is None else limits
+    allowed = [
+        name for name, limit in sorted(limits.items(), key=lambda kv: kv[1]) if abs(shift) <= limit
+    ]
+    return f"hue {shift:+g} ({allowed[0] if allowed else 'never'})"
 
 
 def show_hue_shifts(
@@ -130,13 +166,17 @@ def show_hue_shifts(
 ) -> Figure:
     """The same image under growing hue shifts (OpenCV hue units, 180 = full circle).
 
-    Shows why the ``medical`` policy keeps hue shifts tiny: past a few units
-    green (light green SF) cytoplasm turns pink (eosin) or blue nuclei turn
-    green, i.e. the augmentation changes the stain semantics.
+    Each panel applies one fixed hue shift (saturation and value unchanged) and is
+    titled with the mildest policy that may draw it (:func:`hue_shift_label`: ``medical``
+    up to 4, ``strong`` up to 8, else ``never``); the shift 0 is the original. Shows why
+    the policies keep hue shifts tiny: past a few units green (light green SF) cytoplasm
+    turns pink (eosin) or blue nuclei turn green, i.e. the augmentation changes the
+    stain semantics.
     """
+    limits = policy_hue_limits()
     transforms = [
         (
-            f"hue {s:+g}" + (" (policy)" if abs(s) <= 4 else " (never)"),
+            hue_shift_label(s, limits),
             A.HueSaturationValue(
                 hue_shift_limit=(s, s), sat_shift_limit=(0, 0), val_shift_limit=(0, 0), p=1.0
             ),
