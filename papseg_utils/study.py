@@ -505,6 +505,35 @@ def aggregate(
     return runs
 
 
+def _check_args(args: argparse.Namespace, study: Study) -> Path:
+    """Apply ``--set`` to ``study`` and check every option before anything runs; the output folder.
+
+    Raises :class:`StudyError` (exit 2) naming the option and the fix.
+    """
+    if args.set:
+        from .run import parse_overrides
+
+        overrides = parse_overrides(args.set)
+        check_parameters(study, overrides)
+        study.base.update(overrides)
+    if args.jobs is not None and args.jobs < 1:
+        raise StudyError(f"-j {args.jobs} must be at least 1 (runs in parallel)")
+    out = args.out or REPO_ROOT / "build" / "studies" / study.name
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"--out {out} is a file; pass a folder for the study's runs and tables")
+    if args.aggregate_only and not (out / "runs").is_dir():
+        raise StudyError(
+            f"--aggregate-only: {out} holds no runs of a study (no runs/ folder); pass the --out "
+            f"folder of an earlier `papseg study {args.study}`, or run it first"
+        )
+    if args.only and not any(o in s.run_id for s in study.expand() for o in args.only):
+        raise StudyError(
+            f"no run of {study.name} has an id containing {args.only}; "
+            f"see the ids with: papseg study {args.study} --list"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI: ``python -m papseg_utils study STUDY.yaml [-j N] [--out DIR] [--retry-failed]``."""
     parser = argparse.ArgumentParser(
@@ -538,33 +567,9 @@ def main(argv: list[str] | None = None) -> int:
         path = STUDY_DIR / f"{args.study}.yaml"
     try:
         study = Study.from_yaml(path)
-        if args.set:
-            from .run import parse_overrides
-
-            overrides = parse_overrides(args.set)
-            check_parameters(study, overrides)
-            study.base.update(overrides)
-        if args.jobs is not None and args.jobs < 1:
-            raise StudyError(f"-j {args.jobs} must be at least 1 (runs in parallel)")
+        out = _check_args(args, study)
     except StudyError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = args.out or REPO_ROOT / "build" / "studies" / study.name
-    if out.exists() and not out.is_dir():
-        print(f"error: --out {out} is a file; pass a folder for the study's runs and tables",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    if args.aggregate_only and not (out / "runs").is_dir():
-        print(f"error: --aggregate-only: {out} holds no runs of a study (no runs/ folder); pass "
-              f"the --out folder of an earlier `papseg study {args.study}`, or run it first",
-              file=sys.stderr)  # fmt: skip
-        return 2
-    if args.only and not any(o in s.run_id for s in study.expand() for o in args.only):
-        print(
-            f"error: no run of {study.name} has an id containing {args.only}; "
-            f"see the ids with: papseg study {args.study} --list",
-            file=sys.stderr,
-        )
         return 2
     if args.list:
         for spec in study.expand():

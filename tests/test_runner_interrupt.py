@@ -82,6 +82,16 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
+def _kernel_pid(proc: subprocess.Popen, pid_file: Path, limit_s: float, never: str) -> int:
+    """Wait until the notebook's kernel has written its pid (the command must still be running)."""
+    deadline = time.monotonic() + limit_s
+    while not pid_file.is_file() or not pid_file.read_text():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, never
+        time.sleep(0.2)
+    return int(pid_file.read_text())
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="reads /proc")
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_one_signal_stops_worker_and_kernel_and_records_interrupted(project: Path, sig) -> None:
@@ -94,12 +104,7 @@ def test_one_signal_stops_worker_and_kernel_and_records_interrupted(project: Pat
     pid_file = project / "kernel.pid"
     kernel = None
     try:
-        deadline = time.monotonic() + 120
-        while not pid_file.is_file() or not pid_file.read_text():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the kernel never started"
-            time.sleep(0.2)
-        kernel = int(pid_file.read_text())
+        kernel = _kernel_pid(proc, pid_file, 120, "the kernel never started")
         t0 = time.monotonic()
         proc.send_signal(sig)
         stdout, stderr = proc.communicate(timeout=60)
@@ -135,12 +140,7 @@ def test_sigterm_to_a_study_stops_its_runs_and_their_kernels(project: Path) -> N
     pid_file = project / "kernel.pid"
     kernel = None
     try:
-        deadline = time.monotonic() + 180
-        while not pid_file.is_file() or not pid_file.read_text():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "the run's kernel never started"
-            time.sleep(0.2)
-        kernel = int(pid_file.read_text())
+        kernel = _kernel_pid(proc, pid_file, 180, "the run's kernel never started")
         proc.send_signal(signal.SIGTERM)
         stdout, stderr = proc.communicate(timeout=90)
         assert proc.returncode == 130, stderr
