@@ -46,7 +46,7 @@ def _dice(pred: np.ndarray, mask: np.ndarray, cls: int) -> float:
 
 
 def _members(folder: Path):
-    from papseg_utils.scoring import load_members
+    from papseg_utils.evaluate import load_members
 
     ckpts = sorted(folder.glob("fold*/last"))
     if not ckpts:
@@ -59,9 +59,9 @@ def run(args) -> pd.DataFrame:
 
     from papseg_utils.data import load_dataset
     from papseg_utils.data.spacing import resample_image, resample_mask, resampled_shape
+    from papseg_utils.evaluate import assign_images
     from papseg_utils.inference import predict_with_config
     from papseg_utils.scale_estimate import estimate_pixel_size
-    from papseg_utils.scoring import assign_images
 
     torch.set_num_threads(args.threads)
     arms = {"given": _members(args.cv)}

@@ -36,8 +36,8 @@ KEYS = (
 
 def main(argv=None) -> int:
     from papseg_utils.data.herlev import list_image_sizes
+    from papseg_utils.evaluate import image_accuracy
     from papseg_utils.results.scale import SCALE_BINS, compare_by, image_groups
-    from papseg_utils.scoring import image_accuracy
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--letterbox", type=Path, required=True)

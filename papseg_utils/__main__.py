@@ -5,11 +5,11 @@ in ``pyproject.toml``); both spellings run :func:`main`.
 
 Commands
 --------
-run      execute notebooks with papermill under a profile  (:mod:`papseg_utils.run`)
-book     render the Jupyter Book from executed notebooks     (:mod:`papseg_utils.book`)
+run      execute notebooks with papermill under a profile  (:mod:`papseg_utils.book.runner`)
+book     render the Jupyter Book from executed notebooks     (:mod:`papseg_utils.book.render`)
 predict  segment images with a saved checkpoint              (:mod:`papseg_utils.predict`)
-evaluate score checkpoints (model, ensemble or CV folds)     (:mod:`papseg_utils.scoring`)
-study    run a grid study                                    (:mod:`papseg_utils.study`)
+evaluate score checkpoints (model, ensemble or CV folds)     (:mod:`papseg_utils.evaluate`)
+study    run a grid study                                    (:mod:`papseg_utils.book.study`)
 train    train a model (also under torchrun for several GPUs) (:mod:`papseg_utils.train.cli`)
 data     download or check a dataset (Herlev)                (:mod:`papseg_utils.data.cli`)
 distill  distil the ImageNet CNN into a MiT encoder          (:mod:`papseg_utils.distill.cli`)
@@ -24,11 +24,14 @@ import importlib
 import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("papseg_utils.run", "execute notebooks with papermill under a profile"),
-    "book": ("papseg_utils.book", "render the Jupyter Book from executed notebooks"),
+    "run": ("papseg_utils.book.runner", "execute notebooks with papermill under a profile"),
+    "book": ("papseg_utils.book.render", "render the Jupyter Book from executed notebooks"),
     "predict": ("papseg_utils.predict", "segment images with a saved checkpoint"),
-    "evaluate": ("papseg_utils.scoring", "score checkpoints: one model, an ensemble or CV folds"),
-    "study": ("papseg_utils.study", "run a grid study"),
+    "evaluate": (
+        "papseg_utils.evaluate.cli",
+        "score checkpoints: one model, an ensemble or CV folds",
+    ),
+    "study": ("papseg_utils.book.study", "run a grid study"),
     "train": ("papseg_utils.train.cli", "train a model (also under torchrun for several GPUs)"),
     "data": ("papseg_utils.data.cli", "download or check a dataset (Herlev)"),
     "distill": ("papseg_utils.distill.cli", "distil the ImageNet CNN into a MiT encoder"),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fetch MathJax 3 (npm package mathjax@3) once into a cache folder and print its path.
 #
-# The book serves MathJax locally (no CDN): papseg_utils.book copies
+# The book serves MathJax locally (no CDN): papseg_utils.book.render copies
 # tex-chtml.js and output/chtml/fonts from this folder into the built HTML.
 # Only the npm registry is contacted, and only when the cache is empty.
 #

@@ -48,7 +48,7 @@ for run in ("letterbox", "scale_true"):  # the history without its wall-clock se
 try:  # the summary of a per-image table, before and after the evaluate/ move
     from papseg_utils.evaluate import summary
 except ImportError:
-    from papseg_utils.scoring import summary
+    from papseg_utils.evaluate import summary
 
 for name in ("herlev-best-cv", "herlev-scale-true-cv"):  # committed per-image -> summary
     table = pd.read_csv(here / "results" / name / "per_image.csv.gz")

@@ -27,11 +27,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from papseg_utils import predict, scoring, study
-from papseg_utils import run as runner
+from papseg_utils import predict
+from papseg_utils.book import runner, study
 from papseg_utils.data.base import Sample
 from papseg_utils.data.folder import export_folder
 from papseg_utils.distill import cli as distill_cli
+from papseg_utils.evaluate import cli as scoring
 from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.train import cli as train_cli
 
@@ -512,7 +513,7 @@ def _call(main, argv: list[str]) -> tuple[int, str]:
     err = io.StringIO()
     handler = logging.StreamHandler(err)
     handler.setLevel(logging.ERROR)
-    logger = logging.getLogger("papseg_utils.run")
+    logger = logging.getLogger("papseg_utils.book.runner")
     logger.addHandler(handler)
     warnings = logging.StreamHandler(err)  # what the data loaders warn about
     warnings.setLevel(logging.WARNING)

@@ -289,7 +289,7 @@ def test_the_book_stylesheet_wraps_code_and_tables() -> None:
 
 
 def test_no_remote_assets_in_html(book: Path) -> None:
-    from papseg_utils.book import remote_assets
+    from papseg_utils.book.render import remote_assets
 
     assert remote_assets(book) == []
 

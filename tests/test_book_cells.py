@@ -6,7 +6,7 @@ import copy
 import json
 from pathlib import Path
 
-from papseg_utils.book import PROFILE_CELL_ID, prepare_executed, prepare_notebook
+from papseg_utils.book.render import PROFILE_CELL_ID, prepare_executed, prepare_notebook
 
 RECORD = {
     "notebook": "05_architectures",
@@ -66,7 +66,7 @@ def test_parameter_cells_are_hidden_and_the_profile_is_stated() -> None:
 
 def test_the_page_states_its_measured_run_time() -> None:
     """Issue 23: every executed page says how long it ran, and where (from its provenance)."""
-    from papseg_utils.book import run_time
+    from papseg_utils.book.render import run_time
 
     device = {"cpu": "Xeon(R)", "cpu_count": 2, "torch_threads": 2}
     note = prepare_notebook(_notebook(), {**RECORD, "wall_s": 191.4, "device": device})

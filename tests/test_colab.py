@@ -176,7 +176,8 @@ def test_fp16_autocast_with_grad_scaler_trains_on_cpu():
 
 
 def test_runner_is_offline_except_on_colab(monkeypatch, tmp_path):
-    from papseg_utils import colab, run
+    from papseg_utils.book import colab
+    from papseg_utils.book import runner as run
 
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(colab, "on_colab", lambda: False)
@@ -186,7 +187,7 @@ def test_runner_is_offline_except_on_colab(monkeypatch, tmp_path):
 
 
 def test_on_colab_reads_the_environment(monkeypatch):
-    from papseg_utils.colab import on_colab
+    from papseg_utils.book.colab import on_colab
 
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
     for var in ("COLAB_RELEASE_TAG", "COLAB_GPU"):
@@ -215,7 +216,7 @@ def launch_links(page: Path) -> list[str]:
 
 def test_small_book_links_each_notebook_page_to_its_source_in_colab(tmp_path, monkeypatch):
     """A book of one notebook page, built with the repository's _config.yml and extension."""
-    from papseg_utils.book import build
+    from papseg_utils.book.render import build
 
     mathjax = tmp_path / "mathjax"  # a stand-in: no maths on these pages, nothing is fetched
     mathjax.mkdir()

@@ -95,7 +95,7 @@ def _history():
 
 def _evaluated(n: int = 4):
     """Synthetic fields, predictions shifted by a few px (the first misses a class), their table."""
-    from papseg_utils.metrics import evaluate
+    from papseg_utils.metrics import score_images
 
     samples = generate_samples(n, seed=0, config=SyntheticConfig(image_size=64))
     images = {s.name: s.image for s in samples}
@@ -104,7 +104,7 @@ def _evaluated(n: int = 4):
     first = samples[0].name
     preds[first] = np.where(preds[first] == 2, 0, preds[first])  # an empty-class case
     names = list(images)
-    df = evaluate([preds[k] for k in names], [masks[k] for k in names], "paper", names=names)
+    df = score_images([preds[k] for k in names], [masks[k] for k in names], "paper", names=names)
     return images, masks, preds, df
 
 

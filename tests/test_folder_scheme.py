@@ -57,7 +57,7 @@ def hashes(folder: Path) -> dict[str, str]:
 
 def test_two_class_folder_end_to_end(tmp_path, capsys):
     from papseg_utils import predict
-    from papseg_utils.metrics.evaluate import evaluate, summarise
+    from papseg_utils.metrics.per_image import average, score_images
     from papseg_utils.predict import _scheme_from_config
 
     data = two_class_folder(tmp_path / "data")
@@ -86,7 +86,7 @@ def test_two_class_folder_end_to_end(tmp_path, capsys):
     assert set(np.unique(np.concatenate([p.ravel() for p in preds]))) <= {0, 1}
     # evaluate with the checkpoint's scheme
     scheme = _scheme_from_config(config)
-    table = summarise(evaluate(preds, masks, scheme))
+    table = average(score_images(preds, masks, scheme))
     assert set(table["class"]) >= {"nucleus", "macro"}
     assert "background" not in set(table["class"])  # found from the custom scheme
     assert hashes(data) == before  # nothing in the user's folder changed

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from papseg_utils.scoring import ScoringError, load_members, load_run_samples, run_data
+from papseg_utils.evaluate import ScoringError, load_members, load_run_samples, run_data
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_KEYS = ("dataset", "num_images", "image_size")

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from papseg_utils import study as st
+from papseg_utils.book import study as st
 from papseg_utils.models import build_model
 from papseg_utils.models import pretrained as pw
 
@@ -133,7 +133,7 @@ def test_hub_weights_in_the_cache_load_offline_as_a_study_run_loads_them(saved_s
     code = (
         "import json\n"
         "from papseg_utils.models import build_model, fetch_weights\n"
-        "from papseg_utils.study import RunSpec, fetch_study_weights\n"
+        "from papseg_utils.book.study import RunSpec, fetch_study_weights\n"
         "m = build_model('segformer', 3, pretrained='imagenet', encoder='mit_b0')\n"
         "spec = RunSpec('r', {'architecture': 'segformer', 'encoder': 'mit_b0', 'pretrained': 'imagenet'})\n"
         "print(json.dumps({'source': m.papseg_spec.weights_source, 'sha': m.papseg_spec.weights_sha256,\n"

@@ -173,8 +173,8 @@ def test_evaluate_reports_head_accuracy_only_for_images_with_diagnostic_labels(t
     import json
     import re
 
-    from papseg_utils import scoring
     from papseg_utils.data.folder import export_folder
+    from papseg_utils.evaluate import cli as scoring
     from papseg_utils.labels import get_scheme
 
     torch.manual_seed(0)

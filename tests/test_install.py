@@ -12,8 +12,8 @@ from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
 
-from papseg_utils import run
 from papseg_utils.__main__ import COMMANDS, main
+from papseg_utils.book import runner as run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
@@ -37,9 +37,9 @@ def test_requires_python_is_310_to_313():
 
 
 def test_project_root_of_an_installed_package_is_the_clone_it_runs_from(tmp_path, monkeypatch):
-    from papseg_utils import profiles  # where repo_root lives (run re-exports it)
+    from papseg_utils.book import profiles  # where repo_root lives (run re-exports it)
 
-    installed = tmp_path / "venv" / "site-packages" / "papseg_utils" / "profiles.py"
+    installed = tmp_path / "venv" / "site-packages" / "papseg_utils" / "book" / "profiles.py"
     clone = tmp_path / "clone"
     (clone / "notebooks").mkdir(parents=True)
     monkeypatch.setattr(profiles, "__file__", str(installed))
@@ -47,7 +47,7 @@ def test_project_root_of_an_installed_package_is_the_clone_it_runs_from(tmp_path
     monkeypatch.chdir(clone)
     assert run.repo_root() == clone.resolve()
     monkeypatch.chdir(tmp_path)  # not a clone: the package's folder, named in the error
-    assert run.repo_root() == installed.parent.parent
+    assert run.repo_root() == installed.parents[2]
     monkeypatch.setenv("PAPSEG_ROOT", str(clone))
     assert run.repo_root() == clone.resolve()
 

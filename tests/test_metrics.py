@@ -8,12 +8,12 @@ import pytest
 
 from papseg_utils.labels import IGNORE_INDEX
 from papseg_utils.metrics import (
+    average,
     class_counts,
     confusion_matrix,
     dice_score,
-    evaluate,
     iou_score,
-    summarise,
+    score_images,
 )
 
 
@@ -56,7 +56,7 @@ def test_dice_iou_known():
 
 def test_evaluate_tidy_known_values():
     pred, truth = label_pair()
-    df = evaluate([pred], [truth], "herlev3")
+    df = score_images([pred], [truth], "herlev3")
     assert list(df.columns) == ["image", "class", "metric", "value", "unit", "empty_case"]
     assert set(df["class"]) == {"cytoplasm", "nucleus"}  # background excluded by default
     assert value(df, "cytoplasm", "dice") == 0.75
@@ -66,7 +66,7 @@ def test_evaluate_tidy_known_values():
     assert value(df, "nucleus", "dice") == 1.0
     assert value(df, "nucleus", "hd95") == 0.0
     assert df.loc[df.metric == "hd95", "unit"].unique().tolist() == ["px"]
-    um = evaluate([pred], [truth], "herlev3", spacing_um=0.201)
+    um = score_images([pred], [truth], "herlev3", spacing_um=0.201)
     assert value(um, "cytoplasm", "hd95") == pytest.approx(0.201)
     assert um.loc[um.metric == "hd95", "unit"].unique().tolist() == ["um"]
 
@@ -76,7 +76,7 @@ def test_empty_cases_penalty_policy():
     truth[5:10, 5:10] = 1  # cytoplasm present, nucleus absent
     pred = np.zeros_like(truth)  # misses the cytoplasm ...
     pred[20:22, 20:22] = 2  # ... and invents a nucleus
-    df = evaluate([pred, truth], [truth, truth], "herlev3", names=["bad", "good"])
+    df = score_images([pred, truth], [truth, truth], "herlev3", names=["bad", "good"])
     diag = 50.0  # hypot(30, 40)
     assert value(df, "cytoplasm", "dice", "bad") == 0
     assert value(df, "cytoplasm", "hd95", "bad") == diag
@@ -90,12 +90,12 @@ def test_empty_cases_penalty_policy():
     assert cases[("bad", "nucleus")] == "truth_empty"
     assert cases[("good", "nucleus")] == "both_empty"
     assert np.isnan(value(df, "nucleus", "dice", "good"))  # both empty: excluded
-    s = summarise(df).set_index(["class", "metric"])
+    s = average(df).set_index(["class", "metric"])
     assert s.loc[("nucleus", "dice"), "n"] == 1 and s.loc[("nucleus", "dice"), "n_nan"] == 1
     assert s.loc[("nucleus", "dice"), "n_both_empty"] == 1
     assert s.loc[("nucleus", "dice"), "n_truth_empty"] == 1
     assert s.loc[("cytoplasm", "hd95"), "value"] == pytest.approx(diag / 2)  # (50 + 0) / 2
-    custom = evaluate([pred], [truth], "herlev3", penalty=7.0)
+    custom = score_images([pred], [truth], "herlev3", penalty=7.0)
     assert value(custom, "cytoplasm", "hd95") == 7.0
 
 
@@ -103,12 +103,12 @@ def test_nan_policy_drops_missed_classes():
     truth = np.zeros((30, 40), np.uint8)
     truth[5:10, 5:10] = 1
     pred = np.zeros_like(truth)
-    df = evaluate(
+    df = score_images(
         [pred, truth], [truth, truth], "herlev3", empty_policy="nan", names=["bad", "good"]
     )
     assert value(df, "cytoplasm", "dice", "bad") == 0  # Dice stays defined
     assert np.isnan(value(df, "cytoplasm", "hd95", "bad"))
-    s = summarise(df).set_index(["class", "metric"])
+    s = average(df).set_index(["class", "metric"])
     assert s.loc[("cytoplasm", "hd95"), "value"] == 0.0  # the miss vanished from the mean
     assert s.loc[("cytoplasm", "hd95"), "n_pred_empty"] == 1
 
@@ -118,7 +118,7 @@ def test_ignore_pixels_are_excluded():
     masked = truth.copy()
     masked[:, 6] = IGNORE_INDEX  # the column where the prediction overshoots
     masked[:, 2] = IGNORE_INDEX  # and where it falls short
-    df = evaluate([pred], [masked], "herlev3")
+    df = score_images([pred], [masked], "herlev3")
     assert value(df, "cytoplasm", "dice") == 1.0
     assert value(df, "cytoplasm", "hd95") == 0.0
 
@@ -132,9 +132,9 @@ def test_summarise_micro_differs_from_image_mean():
     small_p = np.zeros_like(small_t)
     small_p[0, 0] = 1
     small_p[5, 5] = 1
-    df = evaluate([big_p, small_p], [big_t, small_t], "herlev3", surface=False)
-    img = summarise(df, "image").set_index(["class", "metric"])
-    mic = summarise(df, "micro").set_index(["class", "metric"])
+    df = score_images([big_p, small_p], [big_t, small_t], "herlev3", surface=False)
+    img = average(df, "image").set_index(["class", "metric"])
+    mic = average(df, "micro").set_index(["class", "metric"])
     assert img.loc[("cytoplasm", "dice"), "value"] == pytest.approx((1.0 + 0.5) / 2)
     assert mic.loc[("cytoplasm", "dice"), "value"] == pytest.approx(2 * 101 / (2 * 101 + 1 + 1))
     assert img.loc[("cytoplasm", "dice"), "reduction"] == "image"
@@ -144,8 +144,8 @@ def test_summarise_micro_differs_from_image_mean():
 def test_bad_inputs_raise_clear_errors():
     pred, truth = label_pair()
     with pytest.raises(ValueError, match="differ in shape"):
-        evaluate([pred[:5]], [truth], "herlev3")
+        score_images([pred[:5]], [truth], "herlev3")
     with pytest.raises(ValueError, match="not in scheme"):
-        evaluate([pred + 5], [truth], "herlev3")
+        score_images([pred + 5], [truth], "herlev3")
     with pytest.raises(ValueError, match="empty_policy"):
-        evaluate([pred], [truth], "herlev3", empty_policy="drop")
+        score_images([pred], [truth], "herlev3", empty_policy="drop")

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from papseg_utils import results as R
-from papseg_utils import study as st
+from papseg_utils.book import study as st
 
 
 def _write_study(root, runs: dict[str, tuple[dict, dict[str, list[float]]]]):

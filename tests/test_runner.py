@@ -1,4 +1,4 @@
-"""Behaviour of the notebook runner (papseg_utils.run) on tiny throwaway notebooks."""
+"""Behaviour of the notebook runner (papseg_utils.book.runner) on tiny throwaway notebooks."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from papseg_utils import run as runner
 from papseg_utils.__main__ import COMMANDS
 from papseg_utils.__main__ import main as cli_main
+from papseg_utils.book import runner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

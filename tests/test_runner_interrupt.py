@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from papseg_utils import run as runner
+from papseg_utils.book import runner
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

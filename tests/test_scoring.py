@@ -14,10 +14,11 @@ from papseg_utils.data.base import Sample
 from papseg_utils.data.folder import export_folder
 from papseg_utils.data.splits import save_split
 from papseg_utils.data.synthetic import generate_samples
+from papseg_utils.evaluate import ScoringError, assign_images, load_members, score, summary
+from papseg_utils.evaluate.cli import main
 from papseg_utils.inference import predict_with_config
 from papseg_utils.labels import get_scheme
 from papseg_utils.models import build_model
-from papseg_utils.scoring import ScoringError, assign_images, load_members, main, score, summary
 from papseg_utils.train.checkpoint import save_checkpoint
 
 SCHEME = "paper"

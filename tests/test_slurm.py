@@ -97,7 +97,7 @@ def test_a_task_beyond_the_grid_does_nothing(fake_slurm):
 
 
 def test_only_with_an_unknown_run_id_is_an_error():
-    from papseg_utils import study
+    from papseg_utils.book import study
 
     assert study.main(["smoke", "--only", "no-such-run", "--list"]) == 2
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from papseg_utils import study as st
+from papseg_utils.book import study as st
 
 REPO = Path(__file__).resolve().parent.parent
 

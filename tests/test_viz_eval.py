@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from papseg_utils.metrics import confusion_matrix, evaluate
+from papseg_utils.metrics import confusion_matrix, score_images
 from papseg_utils.viz.boundaries import (
     dice_vs_hd95_example,
     error_map,
@@ -62,7 +62,7 @@ def test_error_map_codes(pair):
 
 def test_figures_draw_with_titles_and_units(pair):
     img, truth, pred = pair
-    df = evaluate([pred, truth], [truth, truth], "herlev3", names=["a", "b"])
+    df = score_images([pred, truth], [truth, truth], "herlev3", names=["a", "b"])
     figs = [
         plot_contour_comparison(img, truth, pred, "herlev3"),
         plot_error_maps(img, truth, pred, "herlev3"),
@@ -93,7 +93,7 @@ def test_worst_cases_can_leave_the_penalty_cases_out(pair):
     img, truth, pred = pair
     missed = np.where(pred == 2, 0, pred)  # no nucleus predicted: pred_empty
     far = np.roll(truth, 6, axis=1)  # every class present, boundaries 6 px off
-    df = evaluate([missed, far, truth], [truth, truth, truth], "herlev3", names=["m", "f", "t"])
+    df = score_images([missed, far, truth], [truth, truth, truth], "herlev3", names=["m", "f", "t"])
     penalty = worst_cases(df, "hd95", n=1).iloc[0]
     assert penalty["image"] == "m" and penalty["empty_case"] == "pred_empty"
     assert penalty["value"] == pytest.approx(np.hypot(32, 40))  # the image diagonal

@@ -34,7 +34,7 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     ``folder`` holds ``<arm>-f<fraction>-s<seed>/[eval/]per_image.csv[.gz]`` (the evaluate
     command's output). Raises ``FileNotFoundError`` naming the folder when it holds no run.
     """
-    from papseg_utils.profiles import project_file
+    from papseg_utils.book.profiles import project_file
 
     folder = project_file(folder)
     if not folder.is_dir():

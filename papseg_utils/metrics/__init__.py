@@ -2,11 +2,11 @@
 
 Typical use::
 
-    from papseg_utils.metrics import evaluate, summarise
-    df = evaluate(preds, masks, "herlev3", spacing_um=0.201)
-    summarise(df, reduction="image")
+    from papseg_utils.metrics import score_images, average
+    df = score_images(preds, masks, "herlev3", spacing_um=0.201)
+    average(df, reduction="image")
 
-See :mod:`papseg_utils.metrics.evaluate` for the empty-class policy and
+See :mod:`papseg_utils.metrics.per_image` for the empty-class policy and
 :mod:`papseg_utils.metrics.surface` for the exact HD95 definition (medpy's).
 """
 
@@ -17,14 +17,14 @@ from papseg_utils.metrics.confusion import (
     iou_from_confusion,
     per_image_counts,
 )
-from papseg_utils.metrics.evaluate import (
+from papseg_utils.metrics.overlap import OVERLAP_METRICS, dice_score, iou_score, overlap_from_counts
+from papseg_utils.metrics.per_image import (
     ALL_METRICS,
     EMPTY_POLICIES,
-    evaluate,
-    summarise,
+    average,
+    score_images,
     wide,
 )
-from papseg_utils.metrics.overlap import OVERLAP_METRICS, dice_score, iou_score, overlap_from_counts
 from papseg_utils.metrics.stats import bootstrap_ci, holm, paired_test
 from papseg_utils.metrics.surface import (
     SURFACE_METRICS,
@@ -44,13 +44,13 @@ __all__ = [
     "SURFACE_METRICS",
     "SurfaceDistances",
     "assd",
+    "average",
     "bootstrap_ci",
     "boundary_f1",
     "class_counts",
     "confusion_matrix",
     "dice_from_confusion",
     "dice_score",
-    "evaluate",
     "hausdorff",
     "hd95",
     "holm",
@@ -60,7 +60,7 @@ __all__ = [
     "overlap_from_counts",
     "paired_test",
     "per_image_counts",
-    "summarise",
+    "score_images",
     "surface_distances",
     "wide",
 ]

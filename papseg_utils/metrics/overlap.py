@@ -32,7 +32,7 @@ def overlap_from_counts(tp, fp, fn) -> dict[str, np.ndarray]:
     """Dice, IoU, precision and recall from counts (any broadcastable shape).
 
     A zero denominator gives NaN (e.g. Dice when the class is absent from both
-    truth and prediction); :func:`papseg_utils.metrics.evaluate` then applies
+    truth and prediction); :func:`papseg_utils.metrics.score_images` then applies
     the empty-class policy. Returns float64 arrays of the counts' shape.
     """
     tp, fp, fn = (np.asarray(x, dtype=np.float64) for x in (tp, fp, fn))

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from papseg_utils.metrics.evaluate import COUNT_METRICS
+from papseg_utils.metrics.per_image import COUNT_METRICS
 
 CI_METHODS: tuple[str, ...] = ("percentile", "bca")
 
@@ -75,7 +75,7 @@ def bootstrap_ci(
 ) -> pd.DataFrame:
     """Bootstrap CI of the per-image mean for every class and metric of a tidy table.
 
-    ``df`` is the output of :func:`papseg_utils.metrics.evaluate`. Returns one
+    ``df`` is the output of :func:`papseg_utils.metrics.score_images`. Returns one
     row per class x metric with ``class, metric, mean, low, high, unit, n, n_nan,
     confidence, method, n_boot`` (``reduction`` is ``"image"``: images are
     resampled). Count metrics (tp/fp/fn) are skipped.

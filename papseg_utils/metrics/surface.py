@@ -30,7 +30,7 @@ float64 for any (also anisotropic) spacing. All boundary metrics of a class
 come from the same two distance arrays.
 
 These functions are 2-D and follow medpy's contract: an empty mask raises
-``ValueError``. :func:`papseg_utils.metrics.evaluate` applies the empty-class
+``ValueError``. :func:`papseg_utils.metrics.score_images` applies the empty-class
 policy on top.
 """
 
@@ -138,7 +138,7 @@ def surface_distances(
 
     ``spacing`` is the pixel size (row, col) or one number; distances are then
     in that unit. Raises ``ValueError`` when either mask is empty (the
-    empty-class policy belongs to :func:`papseg_utils.metrics.evaluate`).
+    empty-class policy belongs to :func:`papseg_utils.metrics.score_images`).
     """
     pred = np.asarray(pred, dtype=bool)
     truth = np.asarray(truth, dtype=bool)

@@ -49,7 +49,7 @@ def scoring_means(
 
 @dataclass
 class Scoring:
-    """The files the ``evaluate`` command writes (see :mod:`papseg_utils.scoring`)."""
+    """The files the ``evaluate`` command writes (see :mod:`papseg_utils.evaluate`)."""
 
     per_image: pd.DataFrame
     summary: pd.DataFrame
@@ -62,7 +62,7 @@ def load_scoring(folder: str | Path) -> Scoring:
     """Read ``per_image.csv`` (or ``.csv.gz``), ``summary.csv``, ``image_labels.csv`` and ``scoring.json``."""
     import json
 
-    from papseg_utils.profiles import project_file
+    from papseg_utils.book.profiles import project_file
 
     folder = project_file(folder)
     per_image = next(

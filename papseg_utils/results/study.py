@@ -1,4 +1,4 @@
-"""Study tables (see :mod:`papseg_utils.study`): loading, selecting, leaderboards, paired tests.
+"""Study tables (see :mod:`papseg_utils.book.study`): loading, selecting, leaderboards, paired tests.
 
 A study folder holds ``runs.csv`` (one row per run), ``results.csv`` (one row per run x class x
 metric x aggregation, with bootstrap 95 % intervals over images) and ``per_image.csv.gz`` (one
@@ -68,7 +68,7 @@ def load_study(folder: str | Path) -> StudyTables:
     Raises ``FileNotFoundError`` naming the missing file and how to make it. A relative
     ``folder`` that is not in the working folder is read from the repository root.
     """
-    from papseg_utils.profiles import project_file
+    from papseg_utils.book.profiles import project_file
 
     folder = project_file(folder)
     missing = [

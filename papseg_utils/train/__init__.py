@@ -19,8 +19,8 @@ from papseg_utils.train.config import TrainConfig
 from papseg_utils.train.engine import (
     NonFiniteLossError,
     TrainingOOMError,
-    evaluate_loader,
     fit,
+    score_loader,
     seed_everything,
     set_deterministic,
     worker_init_fn,
@@ -37,7 +37,7 @@ __all__ = [
     "TrainingOOMError",
     "build_optimizer",
     "build_scheduler",
-    "evaluate_loader",
+    "score_loader",
     "fit",
     "get_loss",
     "load_config",

@@ -125,7 +125,7 @@ def set_rng_state(state: dict) -> None:
 def versions() -> dict:
     """Python and key package versions (for config.json)."""
     try:
-        from papseg_utils.provenance import package_versions
+        from papseg_utils.book.provenance import package_versions
 
         out = dict(package_versions())
     except Exception:  # provenance is a convenience; never fail a save over it

@@ -126,7 +126,7 @@ def read_profile(name: str) -> dict[str, Any]:
     """
     import yaml
 
-    from papseg_utils.run import repo_root
+    from papseg_utils.book.runner import repo_root
 
     path = repo_root() / "notebooks" / "profiles" / "06_fine_tuning.yaml"
     try:

@@ -33,6 +33,7 @@ from papseg_utils.device import (
     resolve_device,
     resolve_precision,
 )
+from papseg_utils.evaluate.loader import score_loader
 from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.train.config import TrainConfig
 from papseg_utils.train.distributed import cleanup, init_distributed
@@ -44,12 +45,11 @@ from papseg_utils.train.trainer import (
     Trainer,
     TrainingOOMError,
 )
-from papseg_utils.train.validation import evaluate_loader
 
 __all__ = [
     "NonFiniteLossError",
     "TrainingOOMError",
-    "evaluate_loader",
+    "score_loader",
     "fit",
     "seed_everything",
     "set_deterministic",

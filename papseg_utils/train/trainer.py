@@ -21,7 +21,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from papseg_utils.augment import reseed_dataset, worker_init_fn
+from papseg_utils.data.batches import to_device, unpack
 from papseg_utils.device import dataloader_kwargs
+from papseg_utils.evaluate.loader import score_loader
 from papseg_utils.inference import logits_of
 from papseg_utils.labels import LabelScheme
 from papseg_utils.models.heads import image_logits_of
@@ -33,13 +35,7 @@ from papseg_utils.train.history import History
 from papseg_utils.train.losses import get_loss
 from papseg_utils.train.optim import build_optimizer, build_scheduler
 from papseg_utils.train.seeding import epoch_seed, seed_everything
-from papseg_utils.train.validation import (
-    empty_row,
-    evaluate_loader,
-    to_device,
-    unpack,
-    validation_row,
-)
+from papseg_utils.train.validation import empty_row, validation_row
 
 log = logging.getLogger("papseg_utils.train.engine")
 
@@ -337,7 +333,7 @@ class Trainer:
 
     def _validate(self) -> dict:
         where = self.where
-        result = evaluate_loader(
+        result = score_loader(
             self.forward_module, self.val_loader, self.scheme.num_classes, self.loss_fn,
             self.cfg.ignore_index, where.device, where.precision, where.channels_last,
             self.cfg.max_val_batches,

@@ -16,7 +16,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from papseg_utils.labels import LabelScheme, condition_colours, get_scheme
-from papseg_utils.metrics.evaluate import evaluate, summarise
+from papseg_utils.metrics.per_image import average, score_images
 from papseg_utils.viz.boundaries import _axes, _disc, plot_contour_comparison
 
 METRIC_LABELS: dict[str, str] = {
@@ -141,7 +141,7 @@ def worst_cases(
 ) -> pd.DataFrame:
     """The ``n`` images with the worst ``metric`` (largest distance / smallest overlap).
 
-    ``df`` is the tidy table of :func:`papseg_utils.metrics.evaluate`. With
+    ``df`` is the tidy table of :func:`papseg_utils.metrics.score_images`. With
     ``with_empty=False`` the rows whose class is missing from the prediction
     or from the truth (``empty_case`` ``"pred_empty"`` / ``"truth_empty"``)
     are left out: under the ``"penalty"`` policy their distance is the penalty
@@ -210,7 +210,7 @@ def plot_worst_cases(
     ``images`` ((H, W, 3) uint8), ``masks`` and ``preds`` ((H, W) integer
     labels of ``scheme``) are dicts keyed by image name (or sequences in the
     order of ``df``'s image names ``"0", "1", ...``); ``df`` is the tidy table
-    of :func:`papseg_utils.metrics.evaluate`. By default the empty-class cases
+    of :func:`papseg_utils.metrics.score_images`. By default the empty-class cases
     are left out (see :func:`worst_cases`; the title says how many there
     were). Each row is captioned with the image, class and value above its
     panels; one legend for the classes and line styles sits at the bottom.
@@ -382,8 +382,8 @@ def empty_policy_example(n_images: int = 20, size: int = 64, seed: int = 0) -> p
     for k in range(0, n_images - 1, max(1, n_images // 10)):
         preds = [np.zeros_like(p) if i >= n_images - k else p for i, p in enumerate(base_preds)]
         for policy in ("penalty", "nan"):
-            df = evaluate(preds, masks, "herlev3", empty_policy=policy)
-            s = summarise(df).set_index(["class", "metric"])
+            df = score_images(preds, masks, "herlev3", empty_policy=policy)
+            s = average(df).set_index(["class", "metric"])
             rows.append(
                 (
                     k,

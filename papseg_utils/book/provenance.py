@@ -1,9 +1,9 @@
 """Provenance of an executed notebook: what ran, where, with which software.
 
-The runner (:mod:`papseg_utils.run`) stores one record per executed notebook as
+The runner (:mod:`papseg_utils.book.runner`) stores one record per executed notebook as
 ``<stem>.provenance.json`` next to the executed copy and in its metadata under
 ``metadata["papseg"]["provenance"]``; the book's status page
-(:mod:`papseg_utils.book`) is built from these files.
+(:mod:`papseg_utils.book.render`) is built from these files.
 
 Everything here is cheap and never fails: a fact that cannot be found is
 recorded as ``None`` rather than raising.

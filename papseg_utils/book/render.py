@@ -41,8 +41,8 @@ from typing import Any
 
 import yaml
 
-from papseg_utils import provenance
-from papseg_utils.run import repo_root
+from papseg_utils.book import provenance
+from papseg_utils.book.runner import repo_root
 
 log = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def prepare_notebook(
 
     - the ``parameters`` cell gets ``hide-input`` (its code folds behind a toggle);
     - papermill's ``injected-parameters`` cell gets ``remove-cell``;
-    - with a provenance ``record`` (:mod:`papseg_utils.provenance`), a markdown cell
+    - with a provenance ``record`` (:mod:`papseg_utils.book.provenance`), a markdown cell
       (id and tag ``papseg-profile``) after those two says which profile built the
       page and which values it injected (:func:`profile_sentence`).
 

@@ -58,9 +58,10 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import signals
+from papseg_utils import signals
+
 from .colab import on_colab
-from .run import repo_root
+from .runner import repo_root
 
 log = logging.getLogger(__name__)
 
@@ -344,7 +345,7 @@ def fetch_study_weights(specs: Sequence[RunSpec]) -> list[str]:
     :class:`~papseg_utils.models.WeightsUnavailableError` (the runs themselves load
     from the cache with ``HF_HUB_OFFLINE=1``).
     """
-    from .models import ModelConfigError, fetch_weights
+    from papseg_utils.models import ModelConfigError, fetch_weights
 
     seen: dict[tuple, str] = {}
     for spec in specs:
@@ -434,8 +435,8 @@ def aggregate(
     out_dir: Path, run_ids: Sequence[str] | None = None, n_boot: int = 2000
 ) -> pd.DataFrame:
     """Collect every run's status and metrics into ``runs.csv``, ``per_image.csv.gz``, ``results.csv``."""
-    from .metrics.evaluate import COUNT_METRICS, summarise
-    from .metrics.stats import bootstrap_mean_ci
+    from papseg_utils.metrics.per_image import COUNT_METRICS, average
+    from papseg_utils.metrics.stats import bootstrap_mean_ci
 
     run_dirs = sorted((out_dir / "runs").glob("*/status.json"))
     records = [json.loads(p.read_text()) for p in run_dirs]
@@ -481,7 +482,7 @@ def aggregate(
             }
         )
     for run_id, table in per_image.groupby("run_id", sort=False):
-        micro = summarise(table.drop(columns="run_id"), "micro")
+        micro = average(table.drop(columns="run_id"), "micro")
         micro = micro[micro["class"] != "macro"]
         for rec in micro.to_dict("records"):
             rows.append(
@@ -511,7 +512,7 @@ def _check_args(args: argparse.Namespace, study: Study) -> Path:
     Raises :class:`StudyError` (exit 2) naming the option and the fix.
     """
     if args.set:
-        from .run import parse_overrides
+        from .runner import parse_overrides
 
         overrides = parse_overrides(args.set)
         check_parameters(study, overrides)
@@ -578,7 +579,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.aggregate_only:
         runs = aggregate(out, [s.run_id for s in study.expand()])
     else:
-        from .models import WeightsUnavailableError
+        from papseg_utils.models import WeightsUnavailableError
 
         selected = [
             s for s in study.expand() if not args.only or any(o in s.run_id for o in args.only)

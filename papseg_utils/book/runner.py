@@ -49,8 +49,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from papseg_utils import provenance, signals
-from papseg_utils.profiles import (  # planning lives there; re-exported for callers
+from papseg_utils import signals
+from papseg_utils.book import provenance
+from papseg_utils.book.profiles import (  # planning lives there; re-exported for callers
     DEFAULT_TIMEOUT_S,
     PROFILES,
     NotebookJob,
@@ -109,12 +110,12 @@ def kernel_env(cwd: Path, jobs: int) -> dict[str, str]:
     """Environment for the workers and their kernels.
 
     Sets ``HF_HUB_OFFLINE=1`` (unless already set, or on Colab, where the hubs may
-    download: :func:`papseg_utils.colab.on_colab`), ``NO_ALBUMENTATIONS_UPDATE=1``,
+    download: :func:`papseg_utils.book.colab.on_colab`), ``NO_ALBUMENTATIONS_UPDATE=1``,
     a headless matplotlib backend (the Agg-based inline backend, so that
     ``plt.show()`` figures are kept; a non-Agg ``MPLBACKEND`` is respected), puts ``cwd`` first on ``PYTHONPATH`` and, when several
     notebooks run at once, shares the cores out with ``OMP_NUM_THREADS`` (unless set).
     """
-    from papseg_utils.colab import on_colab
+    from papseg_utils.book.colab import on_colab
 
     env = dict(os.environ)
     if not on_colab():
@@ -298,7 +299,7 @@ def _execute(
                 proc = None
             else:
                 proc = subprocess.Popen(
-                    [sys.executable, "-m", "papseg_utils.run", "_worker", spec_path],
+                    [sys.executable, "-m", "papseg_utils.book.runner", "_worker", spec_path],
                     cwd=str(cwd),
                     env=env,
                     stdout=logfh,

@@ -1,4 +1,4 @@
-"""Plans of notebook runs: profiles, parameters, dependencies (what :mod:`papseg_utils.run` executes).
+"""Plans of notebook runs: profiles, parameters, dependencies (what :mod:`papseg_utils.book.runner` executes).
 
 :func:`plan` reads ``notebooks/profiles/NN_name.yaml`` for a profile (or a named recipe of one
 notebook), checks every key against the notebook's ``parameters`` cell
@@ -17,9 +17,9 @@ from typing import Any
 
 import yaml
 
-from papseg_utils.param_types import matches
+from papseg_utils.book.param_types import matches
 
-log = logging.getLogger("papseg_utils.run")
+log = logging.getLogger("papseg_utils.book.runner")
 
 
 PROFILES: tuple[str, ...] = ("smoke", "default", "colab", "full")
@@ -63,7 +63,7 @@ def repo_root() -> Path:
     env = os.environ.get("PAPSEG_ROOT")
     if env:
         return Path(env).expanduser().resolve()
-    package_parent = Path(__file__).resolve().parent.parent
+    package_parent = Path(__file__).resolve().parents[2]
     if (package_parent / "notebooks").is_dir():
         return package_parent
     cwd = Path.cwd()

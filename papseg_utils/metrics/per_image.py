@@ -1,7 +1,7 @@
 """Per-image, per-class evaluation into one tidy table, and named reductions.
 
 :func:`evaluate` returns one row per image x class x metric with the columns
-``image, class, metric, value, unit, empty_case``. :func:`summarise` reduces it
+``image, class, metric, value, unit, empty_case``. :func:`average` reduces it
 and says how (``reduction`` column). Nothing here averages silently.
 
 Empty-class policy
@@ -27,7 +27,7 @@ recall with an empty truth are 0/0 and stay NaN under both policies.
 
 Why a penalty: with ``"nan"``, a model that misses a class entirely drops
 out of the HD95 average, so HD95 *improves* as the model misses more (MONAI
-issue #9095). :func:`summarise` reports the counts of each empty case next to
+issue #9095). :func:`average` reports the counts of each empty case next to
 every mean, whichever policy is used.
 
 Ignore pixels
@@ -77,7 +77,7 @@ def _empty_case(pred_any: bool, truth_any: bool) -> str:
     return "pred_empty" if truth_any else "truth_empty"
 
 
-def evaluate(
+def score_images(
     preds: Sequence[np.ndarray] | np.ndarray,
     masks: Sequence[np.ndarray] | np.ndarray,
     scheme: LabelScheme | str,
@@ -188,7 +188,7 @@ def evaluate(
     return df
 
 
-def summarise(
+def average(
     df: pd.DataFrame,
     reduction: str = "image",
     include_background: bool = False,
