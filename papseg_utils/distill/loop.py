@@ -193,7 +193,7 @@ class Distiller:
         """Write the encoder as float16 safetensors and its provenance JSON; return the file."""
         from safetensors.torch import save_file
 
-        from .. import provenance
+        from ..book import provenance
         from ..models.pretrained import state_sha256
         from .sources import DISTILL_IMAGES
 
