@@ -8,6 +8,7 @@ import torch
 from papseg_utils.models import (
     ARCHITECTURES,
     ModelConfigError,
+    architecture_family,
     build_model,
     crop_to,
     freeze_encoder,
@@ -37,6 +38,15 @@ def test_registry_has_the_promised_architectures():
     assert set(list_models()) == set(SMALL)
     fams = {n: a.family for n, a in ARCHITECTURES.items()}
     assert {fams["unet"], fams["segformer"], fams["transunet"]} == {"cnn", "transformer", "hybrid"}
+
+
+def test_architecture_family_reads_the_registry_and_lists_valid_names():
+    assert architecture_family("unet") == "cnn"
+    assert architecture_family("segformer") == "transformer"
+    assert architecture_family("pvt_fpn") == "transformer"
+    assert architecture_family("unetr") == "hybrid"
+    with pytest.raises(ValueError, match="valid models:.*'transunet'"):
+        architecture_family("resnet")
 
 
 @pytest.mark.parametrize("name", list(SMALL))

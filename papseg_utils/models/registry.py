@@ -213,6 +213,16 @@ def list_models() -> list[str]:
     return list(ARCHITECTURES)
 
 
+def architecture_family(name: str) -> str:
+    """The family of registered architecture ``name``: ``"cnn"``, ``"transformer"`` or ``"hybrid"``.
+
+    Raises :class:`ModelConfigError` (a ``ValueError``) listing the valid names for an unknown one.
+    """
+    if name not in ARCHITECTURES:
+        raise ModelConfigError(f"unknown model {name!r}; valid models: {list_models()}")
+    return ARCHITECTURES[name].family
+
+
 def _resolve(name: str, encoder: str | None) -> tuple[Architecture, EncoderInfo]:
     if name not in ARCHITECTURES:
         raise ModelConfigError(f"unknown model {name!r}; valid models: {list_models()}")
