@@ -176,6 +176,8 @@ def test_describe_policy_probabilities():
 def test_worker_init_fn_reseeds_each_worker(monkeypatch):
     import torch.utils.data
 
+    from papseg_utils.train.seeding import worker_init_fn
+
     class DS:
         transform = au.get_policy("medical", seed=0)
 
@@ -183,8 +185,16 @@ def test_worker_init_fn_reseeds_each_worker(monkeypatch):
     monkeypatch.setattr(
         torch.utils.data, "get_worker_info", lambda: type("I", (), {"dataset": ds, "seed": 12345})()
     )
-    au.worker_init_fn(0)
+    worker_init_fn(0)
     assert ds.transform.seed == 12345
+
+
+def test_seeding_names_still_answer_from_augment():
+    """The augmentation chapter's text passes ``au.worker_init_fn`` to a DataLoader."""
+    from papseg_utils.train import seeding
+
+    assert au.worker_init_fn is seeding.worker_init_fn
+    assert au.reseed_dataset is seeding.reseed_dataset
 
 
 def test_disk_defocus_kernel_and_blur():

@@ -26,7 +26,6 @@ from pathlib import Path
 from torch import nn
 from torch.utils.data import Dataset
 
-from papseg_utils.augment import worker_init_fn
 from papseg_utils.device import (
     autocast_dtype,
     configure_backends,
@@ -38,7 +37,7 @@ from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.train.config import TrainConfig
 from papseg_utils.train.distributed import cleanup, init_distributed
 from papseg_utils.train.history import History
-from papseg_utils.train.seeding import seed_everything, set_deterministic
+from papseg_utils.train.seeding import seed_everything, set_deterministic, worker_init_fn
 from papseg_utils.train.trainer import (
     NonFiniteLossError,
     Placement,

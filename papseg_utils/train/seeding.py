@@ -1,13 +1,18 @@
-"""Reproducibility: seeding every RNG, PyTorch's deterministic mode, per-epoch seeds."""
+"""Reproducibility: seeding every RNG, PyTorch's deterministic mode, per-epoch seeds, and
+DataLoader workers that each draw their own augmentations."""
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 from collections.abc import Callable
 
 import numpy as np
 import torch
+import torch.utils.data
+
+logger = logging.getLogger(__name__)
 
 
 def seed_everything(seed: int) -> None:
@@ -49,3 +54,40 @@ def set_deterministic(enabled: bool = True, warn_only: bool = True) -> Callable[
 def epoch_seed(seed: int, epoch: int, rank: int = 0) -> int:
     """The seed of one epoch's batch order and augmentation on process ``rank``."""
     return (int(seed) * 1_000_003 + int(epoch) * 10_007 + int(rank) * 101) % 2**31
+
+
+def reseed_dataset(dataset: object, seed: int) -> bool:
+    """Reseed the augmentation of ``dataset``; True if it had one to reseed.
+
+    The contract is explicit: a dataset with a ``reseed(seed)`` method (as
+    :class:`~papseg_utils.data.dataset.SegmentationDataset` has) is asked to reseed itself;
+    otherwise its own ``transform`` is reseeded when it is an albumentations pipeline. Wrappers
+    such as ``torch.utils.data.Subset`` are not searched: give the wrapper a ``reseed`` method
+    that forwards to the dataset it wraps.
+    """
+    reseed = getattr(dataset, "reseed", None)
+    if callable(reseed):
+        reseed(int(seed))
+        return True
+    transform = getattr(dataset, "transform", None)
+    if hasattr(transform, "set_random_seed"):
+        transform.set_random_seed(int(seed))
+        return True
+    return False
+
+
+def worker_init_fn(worker_id: int) -> None:
+    """DataLoader ``worker_init_fn``: each worker its own NumPy, ``random`` and augmentation RNG.
+
+    All three are seeded with the worker's torch seed, which PyTorch derives from the loader's
+    generator and the worker id, so workers differ from each other and from epoch to epoch, yet
+    a seeded run repeats exactly. The dataset is reseeded by :func:`reseed_dataset`.
+    """
+    info = torch.utils.data.get_worker_info()
+    if info is None:
+        return
+    seed = int(info.seed % 2**32)
+    np.random.seed(seed)  # noqa: NPY002 - libraries still use the global RNG
+    random.seed(seed)
+    if not reseed_dataset(info.dataset, seed):
+        logger.debug("worker_init_fn: the dataset has no reseed() and no albumentations transform")

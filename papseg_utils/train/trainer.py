@@ -20,7 +20,6 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
-from papseg_utils.augment import reseed_dataset, worker_init_fn
 from papseg_utils.data.batches import to_device, unpack
 from papseg_utils.device import dataloader_kwargs
 from papseg_utils.evaluate.loader import score_loader
@@ -34,7 +33,7 @@ from papseg_utils.train.distributed import ShardedBatchSampler, all_reduce_sum, 
 from papseg_utils.train.history import History
 from papseg_utils.train.losses import get_loss
 from papseg_utils.train.optim import build_optimizer, build_scheduler
-from papseg_utils.train.seeding import epoch_seed, seed_everything
+from papseg_utils.train.seeding import epoch_seed, reseed_dataset, seed_everything, worker_init_fn
 from papseg_utils.train.validation import empty_row, validation_row
 
 log = logging.getLogger("papseg_utils.train.engine")
