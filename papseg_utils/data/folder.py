@@ -303,10 +303,3 @@ def export_folder(
         w.writerow(["name", "group"])
         w.writerows(rows)
     return out
-
-
-def mask_values(samples: list[Sample]) -> np.ndarray:
-    """Sorted unique label values over all masks (a quick sanity check)."""
-    return (
-        np.unique(np.concatenate([np.unique(s.mask) for s in samples])) if samples else np.array([])
-    )
