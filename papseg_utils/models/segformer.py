@@ -1,15 +1,26 @@
 """SegFormer (Xie et al. 2021) via Hugging Face ``SegformerForSemanticSegmentation``.
 
-Sizes b0-b5 use the MiT hyper-parameters of the paper (``MIT_CONFIGS``). The model's logits come
+Sizes b0-b5 use the MiT hyper-parameters of the paper (``MIT_CONFIGS``). The registry builds it
+with :func:`build_segformer` and loads named pretrained sources (ImageNet, ADE20K, the shipped
+distilled encoder, a Hugging Face folder) with :func:`load_segformer_pretrained`. The model's logits come
 at 1/4 resolution; :class:`SegFormer` upsamples them bilinearly to the input size so every papseg
 model returns (N,C,H,W) at the input resolution.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from . import pretrained as pw
+from .errors import ModelConfigError, WeightsUnavailableError
+
+if TYPE_CHECKING:
+    from .encoders import EncoderInfo
 
 # depths, hidden sizes and decoder width of MiT-b0..b5 (Xie et al. 2021, Table 6)
 MIT_CONFIGS: dict[str, dict] = {
@@ -74,3 +85,91 @@ class SegFormer(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         logits = self.hf(pixel_values=images).logits
         return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+
+
+def build_segformer(encoder: EncoderInfo, num_classes: int, **kw) -> SegFormer:
+    """A randomly initialised :class:`SegFormer` of MiT size ``encoder.impl_name``.
+
+    ``kw`` overrides ``SegformerConfig`` fields; an unknown field raises :class:`ModelConfigError`.
+    """
+    from transformers import SegformerForSemanticSegmentation
+
+    cfg = segformer_config(encoder.impl_name, num_classes)
+    for k, v in kw.items():
+        if not hasattr(cfg, k):
+            raise ModelConfigError(
+                f"segformer: unknown keyword {k!r} (not a SegformerConfig field)"
+            )
+        setattr(cfg, k, v)
+    return SegFormer(SegformerForSemanticSegmentation(cfg))
+
+
+def _distilled(encoder: EncoderInfo, num_classes: int) -> tuple[SegFormer, str, str]:
+    model = build_segformer(encoder, num_classes)
+    path = pw.distilled_weights_path(encoder.name)
+    if path is None:
+        raise WeightsUnavailableError(
+            f"the distilled {encoder.name} weights (papseg_utils/weights/"
+            f"{pw.DISTILLED_FILES[encoder.name]}) are missing from this installation; reinstall "
+            "papseg, or make them with: papseg distill --out build/distill --ship PATH, then "
+            "pass pretrained=PATH"
+        )
+    loaded = pw.load_into(model.encoder, pw.read_state_dict(path), str(path))
+    return model, f"papseg_utils/weights/{path.name}", pw.state_sha256(loaded)
+
+
+def _from_pretrained(repo: str, num_classes: int, local_only: bool) -> nn.Module:
+    from transformers import SegformerForSemanticSegmentation  # slow import: after the checks
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # the "newly initialised head" warning is expected
+    try:
+        return SegformerForSemanticSegmentation.from_pretrained(
+            repo, num_labels=num_classes, ignore_mismatched_sizes=True, local_files_only=local_only
+        )
+    except OSError as err:
+        raise WeightsUnavailableError(f"could not load {repo}: {err}. " + pw.HOW_TO_SUPPLY) from err
+    finally:
+        hf_logging.set_verbosity(verbosity)
+
+
+def load_segformer_pretrained(
+    encoder: EncoderInfo, pretrained: str, num_classes: int, kwargs: dict
+) -> tuple[SegFormer, str, str]:
+    """SegFormer with weights from ``pretrained``: returns ``(model, weights_source, sha256)``.
+
+    ``pretrained`` is ``"imagenet"`` (MiT encoder), ``"ade20k"`` (whole model but the
+    classifier), ``"distilled"`` (the shipped MiT-b0 encoder) or a Hugging Face folder. Raises
+    :class:`ModelConfigError` for keyword overrides (they only apply to random init) and
+    :class:`WeightsUnavailableError` when the weights cannot be had or do not match the size.
+    """
+    if kwargs:
+        raise ModelConfigError("segformer: keyword overrides only with pretrained='none'")
+    if pretrained == "distilled":
+        return _distilled(encoder, num_classes)
+    if Path(pretrained).is_dir():
+        repo, local_only = pretrained, True
+    else:
+        repo = (ADE20K_REPOS if pretrained == "ade20k" else IMAGENET_REPOS)[encoder.impl_name]
+        local_only = not pw.hub_online()
+        if local_only and not pw.hf_repo_cached(repo):
+            raise WeightsUnavailableError(
+                f"pretrained weights {repo} (https://huggingface.co/{repo}) are not in the local "
+                "cache and the hub cannot be reached. " + pw.HOW_TO_SUPPLY
+            )
+    hf = _from_pretrained(repo, num_classes, local_only)
+    want = MIT_CONFIGS[encoder.impl_name]
+    if (
+        list(hf.config.hidden_sizes) != want["hidden_sizes"]
+        or list(hf.config.depths) != want["depths"]
+    ):
+        raise WeightsUnavailableError(
+            f"{repo} is not a MiT-{encoder.impl_name} model; pick the matching encoder"
+        )
+    hf.train()
+    part = hf.segformer.state_dict() if pretrained != "ade20k" else {
+        k: v for k, v in hf.state_dict().items() if not k.startswith("decode_head.classifier")
+    }  # fmt: skip
+    src = repo if Path(pretrained).is_dir() else f"hf://{repo}"
+    return SegFormer(hf), src, pw.state_sha256(part)
