@@ -28,6 +28,7 @@ from papseg_utils.train.checkpoint import (
     load_trainer_state,
     save_checkpoint,
 )
+from papseg_utils.train.checkpoint import save as ckpt_save
 
 
 class Tiny(nn.Module):
@@ -111,7 +112,7 @@ def test_replacing_a_checkpoint_never_leaves_the_folder_missing(tmp_path, monkey
     def complete() -> bool:
         return (folder / "config.json").is_file() and (folder / "model.safetensors").is_file()
 
-    real_replace, real_rmtree = os.replace, ckpt._rmtree
+    real_replace, real_rmtree = os.replace, ckpt_save._rmtree
 
     def spy_replace(a, b):
         real_replace(a, b)
@@ -121,8 +122,8 @@ def test_replacing_a_checkpoint_never_leaves_the_folder_missing(tmp_path, monkey
         real_rmtree(p)
         seen.append(complete())
 
-    monkeypatch.setattr(ckpt.os, "replace", spy_replace)
-    monkeypatch.setattr(ckpt, "_rmtree", spy_rmtree)
+    monkeypatch.setattr(ckpt_save.os, "replace", spy_replace)
+    monkeypatch.setattr(ckpt_save, "_rmtree", spy_rmtree)
     _save(folder)
     assert seen and all(seen), seen
     assert load_config(folder)["num_classes"] == 3
@@ -134,7 +135,7 @@ def test_fallback_without_atomic_exchange_holds_back_ctrl_c(tmp_path, monkeypatc
     import signal
 
     folder = _save(tmp_path / "last")
-    monkeypatch.setattr(ckpt, "_exchange", lambda a, b: False)
+    monkeypatch.setattr(ckpt_save, "_exchange", lambda a, b: False)
     real_replace = os.replace
     calls = []
 
@@ -144,7 +145,7 @@ def test_fallback_without_atomic_exchange_holds_back_ctrl_c(tmp_path, monkeypatc
         if len(calls) == 1:  # between the two renames
             os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(ckpt.os, "replace", replace_with_sigint)
+    monkeypatch.setattr(ckpt_save.os, "replace", replace_with_sigint)
     with pytest.raises(KeyboardInterrupt):
         _save(folder)
     assert len(calls) == 2  # both renames happened before the interrupt surfaced
