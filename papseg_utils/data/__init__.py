@@ -5,6 +5,9 @@ Quick start::
     from papseg_utils.data import load_dataset
     samples = load_dataset("synthetic", n=8, seed=0)          # list[Sample]
     samples = load_dataset("herlev", scheme="herlev3")        # reads $PAPSEG_HERLEV_DIR
+
+Your own dataset: ``register_dataset(DatasetInfo(name=..., description=...), loader)`` (see
+:mod:`papseg_utils.data.registry`).
 """
 
 from papseg_utils.data.base import Sample
@@ -25,6 +28,8 @@ from papseg_utils.data.registry import (
     list_datasets,
     load_dataset,
     register,
+    register_dataset,
+    unregister_dataset,
     validate,
 )
 
@@ -44,5 +49,7 @@ __all__ = [
     "list_datasets",
     "load_dataset",
     "register",
+    "register_dataset",
+    "unregister_dataset",
     "validate",
 ]

@@ -1,6 +1,19 @@
 """Dataset registry: what each dataset is, where to get it, and how to load it.
 
-Other modules register their datasets with :func:`register`::
+Add a dataset of your own with :func:`register_dataset` (a :class:`DatasetInfo` and a loader
+that returns a list of :class:`~papseg_utils.data.base.Sample`); from then on
+``load_dataset(name)``, ``list_datasets()``, ``describe(name)`` and the training recipe's
+``dataset=name`` know it::
+
+    from papseg_utils.data import DatasetInfo, Sample, load_dataset, register_dataset
+
+    def load_mine(root, scheme="paper", **kw):            # root: the data folder (a Path)
+        return [Sample(image, mask, name, group) for ...]  # (H,W,3) uint8, (H,W) uint8
+
+    register_dataset(DatasetInfo(name="mine", description="...", env_var="MINE_DIR"), load_mine)
+    samples = load_dataset("mine", root="path/to/mine")
+
+The project's own modules register theirs with :func:`register`::
 
     from papseg_utils.data.registry import DatasetInfo, register
     register(DatasetInfo(
@@ -21,6 +34,7 @@ downloaded, and no checksum is made up: :func:`validate` compares counts.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -88,6 +102,42 @@ def register(info: DatasetInfo, overwrite: bool = False) -> DatasetInfo:
         raise ValueError(f"dataset {info.name!r} is already registered; pass overwrite=True")
     _REGISTRY[info.name] = info
     return info
+
+
+def register_dataset(
+    info: DatasetInfo,
+    loader: str | Callable[..., list[Sample]] | None = None,
+    overwrite: bool = False,
+) -> DatasetInfo:
+    """Register a dataset: ``info`` with ``loader`` (or ``info.loader``); returns the entry.
+
+    ``loader`` is a callable or a ``"module:function"`` string imported on first use, called as
+    ``loader(root, scheme=..., **kw)`` (``root`` a :class:`~pathlib.Path`) or, with
+    ``needs_root=False``, as ``loader(scheme=..., **kw)``; it returns a list of
+    :class:`~papseg_utils.data.base.Sample` (image (H,W,3) uint8, mask (H,W) uint8). Raises
+    ``ValueError`` without a loader, or for a name already taken (pass ``overwrite=True`` or
+    call :func:`unregister_dataset` first).
+    """
+    if loader is not None:
+        info = dataclasses.replace(info, loader=loader)
+    if not info.loader:
+        raise ValueError(
+            f"dataset {info.name!r} has no loader; pass register_dataset(info, loader) with a "
+            "function f(root, scheme=..., **kw) -> list[Sample] or a 'module:function' string"
+        )
+    if info.name in _REGISTRY and not overwrite:
+        raise ValueError(
+            f"dataset {info.name!r} is already registered; pass overwrite=True or call "
+            f"unregister_dataset({info.name!r}) first"
+        )
+    return register(info, overwrite=overwrite)
+
+
+def unregister_dataset(name: str) -> DatasetInfo:
+    """Remove dataset ``name`` from the registry and return its entry (tests clean up)."""
+    if name not in _REGISTRY:
+        raise KeyError(f"unknown dataset {name!r}; registered: {sorted(_REGISTRY)}")
+    return _REGISTRY.pop(name)
 
 
 def _load_optional_modules() -> None:

@@ -6,6 +6,9 @@ Typical use (see the fine-tuning chapter, ``notebooks/06_fine_tuning.ipynb``)::
     config = TrainConfig(num_epochs=20, batch_size=8, lr=1e-3, lr_encoder=1e-4, freeze_epochs=2)
     history = fit(model, train_ds, val_ds, config, "runs/unet", scheme="herlev3")
     model, info = load_model("runs/unet/best")
+
+Another loss or optimiser: subclass :class:`Trainer`, override ``build_loss`` /
+``build_optimizer`` / ``build_scheduler``, and call ``fit(..., trainer_cls=MyTrainer)``.
 """
 
 from papseg_utils.train.checkpoint import (
@@ -28,12 +31,14 @@ from papseg_utils.train.engine import (
 from papseg_utils.train.history import History
 from papseg_utils.train.losses import LOSSES, get_loss
 from papseg_utils.train.optim import build_optimizer, build_scheduler, lr_factor, param_groups
+from papseg_utils.train.trainer import Trainer
 
 __all__ = [
     "LOSSES",
     "History",
     "NonFiniteLossError",
     "TrainConfig",
+    "Trainer",
     "TrainingOOMError",
     "build_optimizer",
     "build_scheduler",

@@ -15,7 +15,8 @@ stopping on the mean foreground Dice, and ``best``/``last`` checkpoint
 folders (see :mod:`~papseg_utils.train.checkpoint`) from which
 ``fit(..., resume_from=...)`` continues exactly (single process, ``num_workers=0``).
 
-The loop itself lives in :class:`~papseg_utils.train.trainer.Trainer`; validation in
+The loop itself lives in :class:`~papseg_utils.train.trainer.Trainer` (subclass it to change the
+loss, optimiser or schedule, and pass ``trainer_cls=``); validation in
 :mod:`~papseg_utils.train.validation`; seeding in :mod:`~papseg_utils.train.seeding`.
 """
 
@@ -66,6 +67,7 @@ def fit(
     resume_from: str | Path | None = None,
     callbacks: list | None = None,
     record: dict | None = None,
+    trainer_cls: type[Trainer] = Trainer,
 ) -> History:
     """Train ``model`` on ``train_ds``, validating on ``val_ds`` after every ``val_every`` epochs.
 
@@ -96,6 +98,10 @@ def fit(
         ``config.json``, besides ``train_ds.record`` (where
         :func:`~papseg_utils.train.recipe.prepare_training` puts the dataset parameters under
         ``"data"``), so that a checkpoint says what it was trained on.
+    trainer_cls : a subclass of :class:`~papseg_utils.train.trainer.Trainer` to train with,
+        e.g. one whose ``build_loss`` / ``build_optimizer`` / ``build_scheduler`` give another
+        loss, optimiser or schedule (``docs/DEVELOPING.md``, "How to change the loss or the
+        optimizer"). The default builds the configured loss, AdamW and schedule.
 
     Returns
     -------
@@ -110,6 +116,11 @@ def fit(
     TrainingOOMError
         CUDA out of memory, with a hint on what to shrink.
     """
+    if not (isinstance(trainer_cls, type) and issubclass(trainer_cls, Trainer)):
+        raise TypeError(
+            f"trainer_cls must be papseg_utils.train.trainer.Trainer or a subclass of it, got "
+            f"{trainer_cls!r}; subclass Trainer and override build_loss/build_optimizer"
+        )
     cfg = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(dict(config))
     if scheme is None:
         scheme = getattr(train_ds, "scheme", None)
@@ -132,8 +143,8 @@ def fit(
     restore_determinism = set_deterministic(cfg.deterministic)
     configure_backends(where.device, cfg.deterministic)
     try:
-        trainer = Trainer(model, train_ds, val_ds, cfg, Path(output_dir), scheme, where,
-                          callbacks, record)  # fmt: skip
+        trainer = trainer_cls(model, train_ds, val_ds, cfg, Path(output_dir), scheme, where,
+                              callbacks, record)  # fmt: skip
         if resume_from is not None:
             trainer.resume(resume_from)
         return trainer.run()

@@ -4,6 +4,14 @@
 :meth:`Trainer.train_epoch` and :meth:`Trainer.train_step` for the loop itself (batches, loss,
 backward, optimiser step); :meth:`Trainer.end_epoch` validates, keeps the early-stopping score,
 writes the ``best``/``last`` checkpoints and calls the callbacks.
+
+Extension points: subclass :class:`Trainer` and override :meth:`Trainer.build_loss`,
+:meth:`Trainer.build_optimizer` or :meth:`Trainer.build_scheduler`, then pass the subclass to
+``fit(..., trainer_cls=MyTrainer)``::
+
+    class SGDTrainer(Trainer):
+        def build_optimizer(self):
+            return torch.optim.SGD(self.model.parameters(), lr=self.cfg.lr, momentum=0.9)
 """
 
 from __future__ import annotations
@@ -28,15 +36,15 @@ from papseg_utils.labels import LabelScheme
 from papseg_utils.models.heads import image_logits_of
 from papseg_utils.models.registry import freeze_encoder
 from papseg_utils.train import checkpoint as ckpt
+from papseg_utils.train import optim
 from papseg_utils.train.config import TrainConfig
 from papseg_utils.train.distributed import ShardedBatchSampler, all_reduce_sum, barrier
 from papseg_utils.train.history import History
 from papseg_utils.train.losses import get_loss
-from papseg_utils.train.optim import build_optimizer, build_scheduler
 from papseg_utils.train.seeding import epoch_seed, reseed_dataset, seed_everything, worker_init_fn
 from papseg_utils.train.validation import empty_row, validation_row
 
-log = logging.getLogger("papseg_utils.train.engine")
+log = logging.getLogger(__name__)
 
 
 class NonFiniteLossError(RuntimeError):
@@ -104,18 +112,15 @@ class Trainer:
         self.model = model.to(where.device)
         if where.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.loss_fn = get_loss(
-            cfg.loss, scheme.num_classes, cfg.class_weights, cfg.ignore_index, **cfg.loss_kwargs
-        ).to(where.device)
+        self.loss_fn = self.build_loss().to(where.device)
         if cfg.freeze_epochs > 0:
             freeze_encoder(self.model, frozen=False)  # raises early if there is no encoder
-        self.optimizer = build_optimizer(self.model, cfg.lr, cfg.encoder_lr, cfg.weight_decay)
+        self.optimizer = self.build_optimizer()
         self._build_loaders(train_ds, val_ds)
         self.steps_per_epoch = math.ceil(self.micro_per_epoch / cfg.accumulate_steps)
         total = cfg.num_epochs * self.steps_per_epoch
         warmup = cfg.warmup_steps or round(cfg.warmup_epochs * self.steps_per_epoch)
-        self.scheduler = build_scheduler(self.optimizer, total, warmup, cfg.schedule,
-                                         cfg.min_lr_ratio)  # fmt: skip
+        self.scheduler = self.build_scheduler(self.optimizer, total, warmup)
         self.scaler = torch.amp.GradScaler(where.device.type, enabled=where.precision == "fp16")
         self.history = History(output_dir=str(self.output_dir))
         self.early = EarlyStopping(cfg.patience, cfg.min_delta)
@@ -124,7 +129,45 @@ class Trainer:
         self.forward_module = torch.compile(self.model) if cfg.compile else self.model
         self.train_module, self.ddp = self.forward_module, None
 
-    # ------------------------------------------------------------------ set-up
+    # ------------------------------------------------------------------ set-up (overridable)
+    def build_loss(self) -> nn.Module:
+        """The training (and validation) loss: ``loss(logits, masks) -> scalar``.
+
+        Called once in ``__init__``, after ``self.model`` is on the device. ``logits`` are
+        (N,C,H,W) float, ``masks`` (N,H,W) int64 with ``cfg.ignore_index`` for ignored pixels.
+        The default is :func:`~papseg_utils.train.losses.get_loss` of ``cfg.loss`` with the
+        config's class weights, ignore index and ``loss_kwargs``. The trainer moves the module to
+        the device and adds the image head's loss (``image_loss_weight``) itself.
+        """
+        cfg = self.cfg
+        return get_loss(
+            cfg.loss, self.scheme.num_classes, cfg.class_weights, cfg.ignore_index,
+            **cfg.loss_kwargs,
+        )  # fmt: skip
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        """The optimiser of ``self.model`` (on the device already). Called once in ``__init__``.
+
+        The default is :func:`~papseg_utils.train.optim.build_optimizer`: AdamW with decoder and
+        encoder parameter groups (``lr``, ``lr_encoder``; no weight decay on biases and norms).
+        Name a group with a ``"name"`` key to get its own ``lr_<name>`` history column.
+        """
+        cfg = self.cfg
+        return optim.build_optimizer(self.model, cfg.lr, cfg.encoder_lr, cfg.weight_decay)
+
+    def build_scheduler(
+        self, optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        """The learning-rate schedule, stepped once per optimiser step (``total_steps`` of them).
+
+        The default is :func:`~papseg_utils.train.optim.build_scheduler` with ``cfg.schedule``
+        and ``cfg.min_lr_ratio`` after ``warmup_steps`` linear warm-up steps.
+        """
+        cfg = self.cfg
+        return optim.build_scheduler(
+            optimizer, total_steps, warmup_steps, cfg.schedule, cfg.min_lr_ratio
+        )
+
     def _build_loaders(self, train_ds: Dataset, val_ds: Dataset | None) -> None:
         cfg = self.cfg
         kw = dataloader_kwargs(self.where.device, cfg.num_workers, self.world)
