@@ -24,12 +24,15 @@ Steps:
 
 Returns non-zero when the build warns, a toc entry is missing or a page
 refers to a remote asset.
+
+The status page lives in :mod:`papseg_utils.book.status_page`, the note on each chapter
+page in :mod:`papseg_utils.book.profile_note`; their public names are importable from
+this module too.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import re
@@ -41,16 +44,41 @@ from typing import Any
 
 import yaml
 
-from papseg_utils.book import provenance
-from papseg_utils.book.runner import repo_root
+from papseg_utils.book.profile_note import (  # re-exported for callers
+    INJECTED_TAG,
+    PARAMETERS_TAG,
+    PROFILE_CELL_ID,
+    prepare_executed,
+    prepare_notebook,
+    profile_sentence,
+    run_time,
+)
+from papseg_utils.book.profiles import repo_root
+from papseg_utils.book.status_page import STATUS_STEM, status_table, write_status_page
+
+__all__ = [
+    "INJECTED_TAG",
+    "PARAMETERS_TAG",
+    "PROFILE_CELL_ID",
+    "STATUS_STEM",
+    "BookError",
+    "build",
+    "build_parser",
+    "ensure_mathjax",
+    "jupyter_book_command",
+    "main",
+    "prepare_executed",
+    "prepare_notebook",
+    "profile_sentence",
+    "remote_assets",
+    "run_time",
+    "stage_book",
+    "status_table",
+    "write_status_page",
+]
 
 log = logging.getLogger(__name__)
 
-STATUS_STEM = "status"
-PARAMETERS_TAG = "parameters"
-INJECTED_TAG = "injected-parameters"
-PROFILE_CELL_ID = "papseg-profile"
-"""Id (and tag) of the markdown cell that :func:`prepare_notebook` adds."""
 _STAGE_IGNORE = shutil.ignore_patterns(
     "*.safetensors",
     "*.pt",
@@ -66,201 +94,10 @@ _REMOTE = re.compile(
     r"""(?:<script[^>]*\ssrc=|<link[^>]*\shref=|<img[^>]*\ssrc=|url\()\s*["']?(https?:)?//""",
     re.IGNORECASE,
 )
-_SHORT_VERSIONS = (("torch", "torch"), ("segmentation-models-pytorch", "smp"), ("timm", "timm"))
 
 
 class BookError(Exception):
     """The book cannot be built as asked (missing executed notebooks, MathJax...)."""
-
-
-# --------------------------------------------------------------------------- status page
-
-
-def _device_text(device: dict[str, Any]) -> str:
-    gpus = device.get("gpus") or []
-    if gpus:
-        return f"{gpus[0]}" + (f" x{len(gpus)}" if len(gpus) > 1 else "")
-    cpu = (device.get("cpu") or "CPU").replace("(R)", "").replace("(TM)", "")
-    cores = device.get("cpu_count")
-    threads = device.get("torch_threads")
-    return f"{cpu}, {cores} cores" + (f", {threads} thr." if threads else "") if cores else cpu
-
-
-def status_table(executed: Path) -> str:
-    """Markdown status page built from ``executed/*.provenance.json``.
-
-    Columns: notebook, profile, status, device, wall time (s), key versions
-    (torch, smp, timm), git commit (``*`` when tracked files had changes).
-    The full versions of the key packages follow the table.
-    """
-    records = []
-    for path in sorted(Path(executed).glob("*.provenance.json")):
-        try:
-            records.append(provenance.read(path))
-        except ValueError as err:
-            log.warning("%s", err)
-    lines = [
-        "# Execution status",
-        "",
-        "How and where each chapter was executed for this build of the book "
-        "(written by `python -m papseg_utils book` from the runner's provenance records).",
-        "",
-    ]
-    if not records:
-        lines.append("No executed notebooks were found; run `python -m papseg_utils run` first.")
-        return "\n".join(lines) + "\n"
-    lines += [
-        "| notebook | profile | status | device | wall time (s) | key versions | git commit |",
-        "|---|---|---|---|---:|---|---|",
-    ]
-    dirty = False
-    for rec in records:
-        versions = rec.get("versions") or {}
-        vtext = "<br>".join(
-            f"{short} {versions[name]}" for name, short in _SHORT_VERSIONS if versions.get(name)
-        )
-        git = rec.get("git") or {}
-        dirty = dirty or bool(git.get("dirty"))
-        commit = (git.get("commit") or "unknown")[:8] + ("*" if git.get("dirty") else "")
-        wall = rec.get("wall_s")
-        status = rec.get("status", "?")
-        if status != "ok":
-            status = f"**{status}**"
-        lines.append(
-            f"| {rec.get('notebook', '?')} | {rec.get('profile', '?')} | {status} | "
-            f"{_device_text(rec.get('device') or {})} | {'-' if wall is None else f'{wall:.1f}'} | "
-            f"{vtext} | `{commit}` |"
-        )
-    lines.append("")
-    if dirty:
-        lines.append("`*`: the working tree had uncommitted changes to tracked files.")
-        lines.append("")
-    last = records[-1].get("versions") or {}
-    lines.append("Key packages: " + ", ".join(f"{k} {v}" for k, v in last.items() if v) + ".")
-    started = [r["started"] for r in records if r.get("started")]
-    if started:
-        lines += ["", f"Runs started between {min(started)} and {max(started)} (UTC)."]
-    return "\n".join(lines) + "\n"
-
-
-def write_status_page(executed: Path) -> Path:
-    """Write ``status.md`` into ``executed``; return its path."""
-    path = Path(executed) / f"{STATUS_STEM}.md"
-    path.write_text(status_table(executed), encoding="utf-8")
-    return path
-
-
-# --------------------------------------------------------------------------- notebook cells
-
-
-def _tags(cell: dict[str, Any]) -> list[str]:
-    return cell.setdefault("metadata", {}).setdefault("tags", [])
-
-
-def _add_tag(cell: dict[str, Any], tag: str) -> None:
-    tags = _tags(cell)
-    if tag not in tags:
-        tags.append(tag)
-
-
-def _code(text: str) -> str:
-    fence = "``" if "`" in text else "`"
-    pad = " " if fence == "``" else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
-
-
-def profile_sentence(record: dict[str, Any], status_link: bool = True) -> str:
-    """Markdown: which profile built the page, and the values papermill injected.
-
-    With ``status_link``, it links to the execution status page (``status``, in
-    the same folder as the executed notebooks).
-    """
-    notebook = record.get("notebook", "")
-    profile = record.get("profile", "?")
-    where = f" of `notebooks/profiles/{notebook}.yaml`" if notebook else ""
-    text = f"This page was executed with the {_code(str(profile))} profile{where}"
-    params = record.get("parameters") or {}
-    if params:
-        values = ", ".join(_code(f"{k} = {v!r}") for k, v in params.items())
-        text += f", which set {values} (the others keep the defaults of the parameters cell above)"
-    status = f"[execution status]({STATUS_STEM})" if status_link else "execution status"
-    ran = ""
-    if record.get("wall_s") is not None:
-        device = _device_text(record.get("device") or {})
-        ran = f" It ran in {run_time(record['wall_s'])} on {device.removesuffix('.')}."
-    return f"{text}.{ran} The {status} page says on which machine and with which versions."
-
-
-def run_time(seconds: float) -> str:
-    """``'45 s'``, ``'3.2 min'``: a notebook's wall time as a reader wants it."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
-
-
-def prepare_notebook(
-    nb: dict[str, Any], record: dict[str, Any] | None = None, status_link: bool = True
-) -> dict[str, Any]:
-    """Tag a papermill-executed notebook (a JSON dict, changed in place) for the book.
-
-    - the ``parameters`` cell gets ``hide-input`` (its code folds behind a toggle);
-    - papermill's ``injected-parameters`` cell gets ``remove-cell``;
-    - with a provenance ``record`` (:mod:`papseg_utils.book.provenance`), a markdown cell
-      (id and tag ``papseg-profile``) after those two says which profile built the
-      page and which values it injected (:func:`profile_sentence`).
-
-    Running it again changes nothing. Returns ``nb``.
-    """
-    cells = nb.setdefault("cells", [])
-    cells[:] = [c for c in cells if PROFILE_CELL_ID not in c.get("metadata", {}).get("tags", [])]
-    last = None
-    for i, cell in enumerate(cells):
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.get("cell_type") != "code":
-            continue
-        if PARAMETERS_TAG in tags:
-            _add_tag(cell, "hide-input")
-            last = i
-        elif INJECTED_TAG in tags:
-            _add_tag(cell, "remove-cell")
-            last = i
-    if record and last is not None:
-        note: dict[str, Any] = {
-            "cell_type": "markdown",
-            "metadata": {"tags": [PROFILE_CELL_ID]},
-            "source": profile_sentence(record, status_link),
-        }
-        if (nb.get("nbformat", 4), nb.get("nbformat_minor", 0)) >= (4, 5):
-            note["id"] = PROFILE_CELL_ID
-        cells.insert(last + 1, note)
-    return nb
-
-
-def prepare_executed(folder: Path, status_link: bool = True) -> list[Path]:
-    """Apply :func:`prepare_notebook` to every ``*.ipynb`` directly in ``folder``.
-
-    The provenance record is ``<stem>.provenance.json`` next to the notebook
-    (written by the runner), else the notebook's ``papseg.provenance`` metadata.
-    Meant for the staged copies: the notebooks are rewritten in place. Returns
-    the notebooks changed.
-    """
-    changed = []
-    for path in sorted(Path(folder).glob("*.ipynb")):
-        text = path.read_text(encoding="utf-8")
-        nb = json.loads(text)
-        record = None
-        prov = path.with_name(f"{path.stem}.provenance.json")
-        if prov.is_file():
-            try:
-                record = provenance.read(prov)
-            except ValueError as err:
-                log.warning("%s", err)
-        if record is None:
-            record = nb.get("metadata", {}).get("papseg", {}).get("provenance")
-        nb = prepare_notebook(nb, record, status_link)
-        new = json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
-        if new != text:
-            path.write_text(new, encoding="utf-8")
-            changed.append(path)
-    return changed
 
 
 # --------------------------------------------------------------------------- staging

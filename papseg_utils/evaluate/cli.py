@@ -16,12 +16,20 @@ from papseg_utils.inference import predict_with_config
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The options of ``python -m papseg_utils evaluate``."""
     ap = argparse.ArgumentParser(
         prog="python -m papseg_utils evaluate",
         description="Score checkpoints (one, an ensemble, or CV folds) on a dataset: per-image "
         "Dice, IoU, HD95 and more, bootstrap 95 % intervals, micro averages and a figure.",
         epilog="Example: python -m papseg_utils evaluate runs/fold*/last --dataset herlev --split test --tta --out results/cv",
     )
+    _add_inputs_and_output(ap)
+    _add_scoring_options(ap)
+    return ap
+
+
+def _add_inputs_and_output(ap: argparse.ArgumentParser) -> None:
+    """What is scored and where the scores go: checkpoints, dataset, split, TTA, --out."""
     ap.add_argument(
         "checkpoints", nargs="+", help="checkpoint folders (or run folders holding best/ or last/)"
     )
@@ -50,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--out", default="", help="output folder (default: evaluation/ in the current folder)"
     )
+
+
+def _add_scoring_options(ap: argparse.ArgumentParser) -> None:
+    """How it is scored: Herlev's gray zone, pixel size, distance unit, empty masks, bootstrap."""
     ap.add_argument(
         "--gray",
         default="background",
@@ -78,7 +90,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
     ap.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
     ap.add_argument("--seed", type=int, default=0, help="bootstrap seed")
-    return ap
 
 
 def _load_samples(args, members: Sequence[Member], scheme: str):
