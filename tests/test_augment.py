@@ -189,14 +189,6 @@ def test_worker_init_fn_reseeds_each_worker(monkeypatch):
     assert ds.transform.seed == 12345
 
 
-def test_seeding_names_still_answer_from_augment():
-    """The augmentation chapter's text passes ``au.worker_init_fn`` to a DataLoader."""
-    from papseg_utils.train import seeding
-
-    assert au.worker_init_fn is seeding.worker_init_fn
-    assert au.reseed_dataset is seeding.reseed_dataset
-
-
 def test_disk_defocus_kernel_and_blur():
     k = au.DiskDefocus.kernel(3)
     assert k.shape == (7, 7) and k.sum() == pytest.approx(1.0)

@@ -51,8 +51,6 @@ Modules: :mod:`~papseg_utils.augment.policies` (the four policies),
 
 from __future__ import annotations
 
-from typing import Any
-
 from papseg_utils.augment.defocus import DiskDefocus
 from papseg_utils.augment.describe import WHY, describe_policy
 from papseg_utils.augment.policies import POLICIES, get_policy
@@ -72,16 +70,3 @@ __all__ = [
     "medical_transforms",
     "time_policy",
 ]
-
-# DataLoader seeding lives in papseg_utils.train.seeding; these names still answer here
-# (without importing torch until asked for) for code and text that use au.worker_init_fn.
-_SEEDING = ("reseed_dataset", "worker_init_fn")
-
-
-def __getattr__(name: str) -> Any:
-    """``reseed_dataset`` and ``worker_init_fn`` from :mod:`papseg_utils.train.seeding`."""
-    if name in _SEEDING:
-        from papseg_utils.train import seeding
-
-        return getattr(seeding, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

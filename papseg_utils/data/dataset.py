@@ -147,7 +147,7 @@ class SegmentationDataset(Dataset):
         """Reseed the patch sampler and the augmentation (an albumentations pipeline's own RNG).
 
         Called by the training loop at every epoch and by DataLoader workers
-        (:func:`papseg_utils.augment.worker_init_fn`).
+        (:func:`papseg_utils.train.seeding.worker_init_fn`).
         """
         self._rng = np.random.default_rng(int(seed))
         if hasattr(self.transform, "set_random_seed"):
