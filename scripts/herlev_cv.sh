@@ -14,8 +14,13 @@ py=${PYTHON:-python}
 folds=${FOLDS:-5}
 profile=${PROFILE:-herlev-best}
 here=$(cd "$(dirname "$0")/.." && pwd)
-epochs=${EPOCHS:-$("$py" -c "import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]['num_epochs'])" \
-  "$here/notebooks/profiles/06_fine_tuning.yaml" "$profile")}
+# the profile as the notebook and `train --profile` read it (extends: resolved)
+epochs=${EPOCHS:-$("$py" -c "import sys
+from papseg_utils.book.profiles import RunnerError, profile_parameters
+try:
+    print(profile_parameters('06_fine_tuning', sys.argv[2], sys.argv[1])['num_epochs'])
+except RunnerError as err:
+    sys.exit(f'scripts/herlev_cv.sh: PROFILE={sys.argv[2]}: {err}')" "$here/notebooks" "$profile")}
 for ((k = 0; k < folds; k++)); do
   if "$py" -c "import json, sys; sys.exit(json.load(open(sys.argv[1]))['epoch'] < int(sys.argv[2]))" \
     "$out/fold$k/last/config.json" "$epochs" 2>/dev/null; then

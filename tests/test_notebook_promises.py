@@ -81,7 +81,7 @@ def test_a_hand_run_uses_the_default_profile_of_the_book(path: Path) -> None:
     under ``{build}`` are the exception: the book keeps its runs in the build folder."""
     import ast
 
-    import yaml
+    from papseg_utils.book.profiles import profile_parameters
 
     source = next(c.source for c in nbformat.read(path, as_version=4).cells
                   if "parameters" in c.metadata.get("tags", []))  # fmt: skip
@@ -90,8 +90,8 @@ def test_a_hand_run_uses_the_default_profile_of_the_book(path: Path) -> None:
         if isinstance(node, ast.AnnAssign | ast.Assign):
             target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
             cell[target.id] = ast.literal_eval(node.value)
-    profile = yaml.safe_load((REPO / "notebooks" / "profiles" / f"{path.stem}.yaml").read_text())
-    default = {k: v for k, v in (profile.get("default") or {}).items()
+    profile = profile_parameters(path.stem, "default", REPO / "notebooks")  # extends: resolved
+    default = {k: v for k, v in profile.items()
                if not (isinstance(v, str) and "{build}" in v)}  # fmt: skip
     differ = {k: (cell.get(k), v) for k, v in default.items() if cell.get(k) != v}
     assert not differ, f"parameters cell vs default profile (cell, profile): {differ}"

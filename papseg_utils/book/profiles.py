@@ -1,7 +1,8 @@
 """Plans of notebook runs: profiles, parameters, dependencies (what :mod:`papseg_utils.book.runner` executes).
 
 :func:`plan` reads ``notebooks/profiles/NN_name.yaml`` for a profile (or a named recipe of one
-notebook), checks every key against the notebook's ``parameters`` cell
+notebook; a profile may start from another with ``extends:``, see
+:mod:`papseg_utils.book.profile_extends`), checks every key against the notebook's ``parameters`` cell
 (:func:`declared_parameters`), substitutes ``{build}``, applies ``-p`` overrides
 (:func:`parse_overrides`) and orders the notebooks by ``depends_on``. It executes nothing.
 """
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from papseg_utils.book.param_types import matches
+from papseg_utils.book.profile_extends import ProfileExtendsError, resolve_extends
 
 log = logging.getLogger("papseg_utils.book.runner")
 
@@ -129,7 +131,12 @@ def declared_parameters(notebook: Path) -> dict[str, dict[str, Any]]:
 
 
 def load_profile_file(path: Path) -> dict[str, Any]:
-    """Read and validate a profile file; raise :class:`RunnerError` naming it."""
+    """Read and validate a profile file; raise :class:`RunnerError` naming it.
+
+    Returns ``{profile or recipe name: {parameter: value}, "depends_on": [stem, ...]}``
+    in the file's order (the four :data:`PROFILES` always present, ``{}`` when not given),
+    with every ``extends:`` resolved (:func:`~papseg_utils.book.profile_extends.resolve_extends`).
+    """
     if not path.is_file():
         raise RunnerError(
             f"profile file {path} is missing; create it with top-level keys {list(PROFILES)} "
@@ -157,6 +164,10 @@ def load_profile_file(path: Path) -> dict[str, Any]:
             raise RunnerError(
                 f"{path}: profile {name!r} must be a mapping of parameters, got {value!r}"
             )
+    try:
+        data = resolve_extends(data, path)
+    except ProfileExtendsError as err:
+        raise RunnerError(str(err)) from None
     deps = data.get("depends_on") or []
     if isinstance(deps, str):
         deps = [deps]
@@ -164,6 +175,24 @@ def load_profile_file(path: Path) -> dict[str, Any]:
         raise RunnerError(f"{path}: depends_on must be a list of notebook stems, got {deps!r}")
     data["depends_on"] = deps
     return data
+
+
+def profile_parameters(stem: str, name: str, notebooks_dir: Path | None = None) -> dict[str, Any]:
+    """The parameters of profile (or recipe) ``name`` of ``notebooks/profiles/<stem>.yaml``.
+
+    As :func:`plan` reads them (``extends:`` resolved, ``{build}`` not substituted, no
+    ``-p`` overrides), for the other readers of the profile files (``train --profile``,
+    ``scripts/herlev_cv.sh``, the tests). ``notebooks_dir`` defaults to the clone's
+    ``notebooks/`` (:func:`repo_root`). Raises :class:`RunnerError` for a bad file or an
+    unknown name, listing the valid ones.
+    """
+    folder = notebooks_dir if notebooks_dir is not None else repo_root() / "notebooks"
+    path = Path(folder) / "profiles" / f"{stem}.yaml"
+    data = load_profile_file(path)
+    if name == "depends_on" or name not in data:
+        valid = ", ".join(k for k in data if k != "depends_on")
+        raise RunnerError(f"{path}: no profile {name!r}; valid: {valid}")
+    return data[name]
 
 
 def parse_overrides(pairs: list[list[str]] | None) -> dict[str, Any]:
