@@ -39,9 +39,10 @@ HERLEV_PX = 0.201
 
 def _dice(pred: np.ndarray, mask: np.ndarray, cls: int) -> float:
     """Dice of class ``cls`` outside the ignored pixels; NaN when both are empty."""
+    from papseg_utils.labels import IGNORE_INDEX
     from papseg_utils.metrics.overlap import dice_score
 
-    valid = mask != 255
+    valid = mask != IGNORE_INDEX
     return dice_score((pred == cls) & valid, (mask == cls) & valid)
 
 
@@ -117,7 +118,7 @@ def _save(out: Path, rows: list, autos: list) -> None:
         pd.DataFrame(autos).to_csv(out / "auto.csv", index=False)
 
 
-def summarise(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
+def by_factor(df: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per mode, class and factor: images, per-image mean Dice [95 % CI], and its change from 1x."""
     from papseg_utils.metrics.stats import bootstrap_mean_ci
 
@@ -147,7 +148,7 @@ def main(argv=None) -> int:
     ap.add_argument("--summary-only", action="store_true", help="re-summarise per_image.csv.gz")
     args = ap.parse_args(argv)
     df = pd.read_csv(args.out / "per_image.csv.gz") if args.summary_only else run(args)
-    summary = summarise(df)
+    summary = by_factor(df)
     summary.to_csv(args.out / "summary.csv", index=False)
     print(summary.round(4).to_string(index=False))
     from papseg_utils.results.scale import plot_scale_robustness

@@ -37,6 +37,7 @@ KEYS = (
 def main(argv=None) -> int:
     from papseg_utils.data.herlev import list_image_sizes
     from papseg_utils.evaluate import image_accuracy
+    from papseg_utils.metrics.catalog import SCORING_COLUMNS, check_columns
     from papseg_utils.results.scale import SCALE_BINS, compare_by, image_groups
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -45,10 +46,9 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--n-boot", type=int, default=2000)
     args = ap.parse_args(argv)
-    tables = {
-        "letterbox": pd.read_csv(args.letterbox / "per_image.csv.gz"),
-        "scale_true": pd.read_csv(args.scale_true / "per_image.csv.gz"),
-    }
+    files = {"letterbox": args.letterbox / "per_image.csv.gz",
+             "scale_true": args.scale_true / "per_image.csv.gz"}  # fmt: skip
+    tables = {k: check_columns(pd.read_csv(f), SCORING_COLUMNS, str(f)) for k, f in files.items()}
     groups = image_groups(list_image_sizes())
     groups = groups.loc[groups.index.isin(tables["scale_true"].image.unique())]
     args.out.mkdir(parents=True, exist_ok=True)

@@ -87,7 +87,7 @@ def test_best_run_and_targets(tables):
 
 def test_one_set_of_targets_for_both_checks(tables):
     """target_check (study tables) and cv_targets (evaluate summaries) use CV_TARGETS."""
-    from papseg_utils.results.study import CV_TARGETS, targets_text
+    from papseg_utils.results.targets import CV_TARGETS, targets_text
 
     goals = {(c, m): g for _, c, m, _, g in CV_TARGETS}
     best = R.best_run(tables.results)
@@ -114,10 +114,12 @@ def test_paired_comparison_reports_b_minus_a(tables):
         metrics=("dice", "hd95"),
     )
     dice = tests[(tests.metric == "dice") & (tests["class"] == "nucleus")].iloc[0]
-    assert dice["median_diff"] == pytest.approx(0.08, abs=0.01)  # B - A, B better
-    assert dice["p_holm"] < 0.001 and dice["runs_a"] == 2 and dice["n_images"] == 30
+    assert dice["mean_diff"] == pytest.approx(0.08, abs=0.01)  # B - A, B better
+    assert dice["mean_diff"] == pytest.approx(dice["mean_b"] - dice["mean_a"], abs=1e-12)
+    assert dice["low"] < dice["mean_diff"] < dice["high"] and dice["median_diff"] > 0.06
+    assert dice["p_holm"] < 0.001 and dice["runs_a"] == 2 and dice["n"] == 30
     hd = tests[(tests.metric == "hd95") & (tests["class"] == "nucleus")].iloc[0]
-    assert hd["median_diff"] < 0  # smaller distances for B
+    assert hd["mean_diff"] < 0 and hd["median_diff"] < 0  # smaller distances for B
     shown = R.format_tests(tests)
     assert "runs_a" not in shown and isinstance(shown["p_value"].iloc[0], str)
 
@@ -176,7 +178,7 @@ def test_forest_plot_shows_intervals_and_p_values(tables):
     titles = [ax.get_title() for ax in shown]
     assert any(t.endswith("HD95 (µm)") for t in titles)
     labels = [ax.get_xlabel() for ax in shown]
-    assert "median B - A; B better < 0" in labels and "median B - A; B better > 0" in labels
+    assert "mean B - A; B better < 0" in labels and "mean B - A; B better > 0" in labels
 
 
 def test_forest_markers_follow_the_interval_not_the_p_value():
@@ -208,3 +210,14 @@ def test_metric_correlation_per_class(tables):
     r = R.metric_correlation(tables.results, "dice", "hd95").set_index("class")
     assert r.loc["nucleus", "runs"] == 5
     assert r.loc["nucleus", "r"] < -0.9  # hd95 = 10 (1 - dice) per image
+
+
+def test_family_comes_from_the_model_registry(tables):
+    assert dict(zip(tables.results.architecture, tables.results.family, strict=True)) == {
+        "unet": "cnn", "segformer": "transformer"}  # fmt: skip
+    unknown = tables.results.assign(architecture="resnet")
+    with pytest.raises(ValueError, match="valid models"):
+        R.leaderboard(unknown)
+    pair = ("same", {"pretrained": "none"}, {"pretrained": "imagenet"})
+    with pytest.raises(ValueError, match="unique"):
+        R.paired_comparisons(tables, [pair, pair])

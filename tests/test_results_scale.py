@@ -71,3 +71,25 @@ def test_compact_reads_a_to_b_with_the_interval():
     out = compact(df)
     assert out.loc["g", "images"] == 2
     assert out.loc["g", "nucleus dice"].startswith("0.600 -> 0.750 (+0.150 [")
+
+
+def test_each_key_keeps_its_own_image_count():
+    """The paper's cells are scored on fewer images than herlev3: one count per row, not one."""
+    from papseg_utils.results.scale import compact, compact_by_key
+
+    a = pd.concat([_table({"x": 0.5, "y": 0.7, "z": 0.9}),
+                   _table({"x": 0.2}).assign(scheme="paper_cells", **{"class": "healthy"})])  # fmt: skip
+    b = pd.concat([_table({"x": 0.6, "y": 0.9, "z": 0.9}),
+                   _table({"x": 0.4}).assign(scheme="paper_cells", **{"class": "healthy"})])  # fmt: skip
+    keys = [("herlev3", "nucleus", "dice"), ("paper_cells", "healthy", "dice")]
+    df = compare_by({"letterbox": a, "scale_true": b}, pd.Series("all", index=["x", "y", "z"]),
+                    keys=keys, n_boot=100)  # fmt: skip
+    rows = compact_by_key(df)
+    assert rows.loc["nucleus dice", "images"] == 3
+    assert rows.loc["healthy (paper_cells) dice", "images"] == 1
+    assert rows.loc["healthy (paper_cells) dice", "letterbox -> scale_true"].startswith(
+        "0.200 -> 0.400 (+0.200 [+nan, +nan])"
+    )
+    with pytest.raises(ValueError, match="different numbers of images"):
+        compact(df)
+    assert list(compact(df, columns=["nucleus dice"]).columns) == ["images", "nucleus dice"]

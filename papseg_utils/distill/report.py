@@ -5,8 +5,9 @@ Reads what ``scripts/distilled_vs_scratch.sh`` and ``papseg distill`` write (com
 
 * :func:`load_runs` - the per-image tables of every ``<arm>-f<fraction>-s<seed>`` run;
 * :func:`arm_table` - per arm and data fraction: the mean Dice of each seed and their mean;
-* :func:`paired_table` - paired differences between arms on the same test images (per-image
-  values averaged over the seeds first), with bootstrap intervals, Wilcoxon and Holm p-values;
+* :func:`paired_table` - paired differences between arms on the test images both scored
+  (per-image values averaged over the seeds first), with each arm's mean on those images,
+  bootstrap intervals, Wilcoxon and Holm p-values
   (draw them with :func:`papseg_utils.results.plot_forest`, ``panels=("data", "class")``);
 * :func:`agreement_table` - teacher agreement of the shipped encoder.
 """
@@ -32,9 +33,12 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
     """Every run's per-image table with ``arm``, ``fraction`` and ``seed`` columns added.
 
     ``folder`` holds ``<arm>-f<fraction>-s<seed>/[eval/]per_image.csv[.gz]`` (the evaluate
-    command's output). Raises ``FileNotFoundError`` naming the folder when it holds no run.
+    command's output, :data:`~papseg_utils.metrics.catalog.SCORING_COLUMNS`). Raises
+    ``FileNotFoundError`` naming the folder when it holds no run, ``ValueError`` naming the file
+    when a table lacks a column.
     """
     from papseg_utils.book.profiles import project_file
+    from papseg_utils.metrics.catalog import SCORING_COLUMNS, check_columns
 
     folder = project_file(folder)
     if not folder.is_dir():
@@ -48,7 +52,7 @@ def load_runs(folder: str | Path) -> pd.DataFrame:
                  for name in ("per_image.csv.gz", "per_image.csv") if (run / sub / name).is_file()]  # fmt: skip
         if not m or not files:
             continue
-        t = pd.read_csv(files[0])
+        t = check_columns(pd.read_csv(files[0]), SCORING_COLUMNS, str(files[0]))
         frames.append(t.assign(arm=m["arm"], fraction=float(m["fraction"]), seed=int(m["seed"])))
     if not frames:
         raise FileNotFoundError(
@@ -66,7 +70,10 @@ def _select(runs: pd.DataFrame, key: tuple[str, str, str]) -> pd.DataFrame:
 def arm_table(runs: pd.DataFrame, keys=KEYS) -> pd.DataFrame:
     """Mean per-image Dice per arm and fraction: the mean over seeds, then each seed's mean.
 
-    One row per (fraction, arm); one column per class, e.g. ``0.836 (0.836 / 0.835)``.
+    One row per (fraction, arm); one column per class, e.g. ``0.836 (0.836 / 0.835)``. Each
+    seed's mean is over the images that run scored: an image whose class is in neither the
+    truth nor the prediction has no value, so two arms may be averaged over different images
+    (:func:`paired_table` compares them on the same ones).
     """
     rows = []
     for (frac, arm), t in runs.groupby(["fraction", "arm"], sort=False):
@@ -87,8 +94,11 @@ def paired_table(runs: pd.DataFrame, pairs=PAIRS, keys=KEYS, n_boot: int = 2000,
                  seed: int = 0) -> pd.DataFrame:  # fmt: skip
     """Paired differences ``B - A`` per data fraction (per-image values averaged over seeds).
 
-    Columns of :func:`papseg_utils.results.paired_gains` plus ``fraction`` and ``data`` (e.g.
-    ``"100 % data"``); Holm's correction runs over all rows of one fraction.
+    Columns of :func:`papseg_utils.results.paired_gains` (``n`` images both arms scored,
+    ``mean_a`` and ``mean_b`` on those images, ``mean_diff`` with ``low``, ``high``,
+    ``median_diff``, ``rank_biserial``, ``p_value``, ``p_holm``) plus ``fraction`` and ``data``
+    (e.g. ``"100 % data"``); Holm's correction runs over all rows of one fraction. A seed's
+    NaN (class in neither mask) is skipped in the seed average.
     """
     from papseg_utils.results import paired_gains
 

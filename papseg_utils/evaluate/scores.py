@@ -13,6 +13,7 @@ from papseg_utils.evaluate.members import Member
 from papseg_utils.inference import image_probabilities, predict_with_config
 from papseg_utils.labels import LabelScheme, get_scheme
 from papseg_utils.metrics import score_images
+from papseg_utils.metrics.catalog import PER_IMAGE_COLUMNS, SCORING_COLUMNS, metric_names
 
 
 @dataclass
@@ -162,17 +163,22 @@ def _head_row(p: np.ndarray, member: Member) -> dict:
 
 
 def _table(df: pd.DataFrame, scheme: LabelScheme, fold: dict[str, int]) -> pd.DataFrame:
-    """Add ``scheme``/``fold`` columns and per-image ``macro`` rows (mean over foreground classes)."""
+    """A scoring's per-image table (:data:`SCORING_COLUMNS`) from a tidy table of ``scheme``.
+
+    Adds per-image ``macro`` rows (the mean over the foreground classes of every non-count
+    metric, ``empty_case`` ``""``), the ``scheme`` name and the ``fold`` (int) of each image.
+    """
     fg = list(scheme.classes[1:])
-    body = df[df["class"].isin(fg) & ~df.metric.isin(("tp", "fp", "fn"))]
+    body = df[df["class"].isin(fg) & ~df.metric.isin(metric_names("count"))]
     macro = (
         body.groupby(["image", "metric"], sort=False)
         .agg(value=("value", "mean"), unit=("unit", "first"))
         .reset_index()
         .assign(**{"class": "macro", "empty_case": ""})
     )
-    out = pd.concat([df, macro[df.columns]], ignore_index=True)
+    out = pd.concat([df, macro[list(PER_IMAGE_COLUMNS)]], ignore_index=True)
     out["scheme"] = scheme.name
     out["fold"] = out["image"].map(fold).astype(int)
+    out = out[list(SCORING_COLUMNS)]
     out.attrs.update(df.attrs)
     return out

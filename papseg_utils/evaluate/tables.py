@@ -1,4 +1,9 @@
-"""The per-image table, its summary, and the files the ``evaluate`` command writes."""
+"""The per-image table, its summary, and the files the ``evaluate`` command writes.
+
+The columns of both tables are declared once, in :mod:`papseg_utils.metrics.catalog`
+(``SCORING_COLUMNS`` for ``per_image.csv``, ``SUMMARY_COLUMNS`` for ``summary.csv``); the
+summarised metrics are the catalogue's ``in_summary`` ones (:func:`summary_metrics`).
+"""
 
 from __future__ import annotations
 
@@ -14,17 +19,27 @@ from papseg_utils.evaluate.health import head_line, image_accuracy
 from papseg_utils.evaluate.members import Member
 from papseg_utils.evaluate.scores import Scores
 from papseg_utils.metrics import average, bootstrap_ci
+from papseg_utils.metrics.catalog import (
+    SCORING_COLUMNS,
+    SUMMARY_COLUMNS,
+    headline_metrics,
+    summary_metrics,
+)
 
-SUMMARY_METRICS: tuple[str, ...] = ("dice", "iou", "hd95", "nsd", "bf1")
+#: Kept as a name for :mod:`papseg_utils.evaluate` (``summary_metrics()`` in new code).
+SUMMARY_METRICS: tuple[str, ...] = summary_metrics()
 
 
 def summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
     """Per class (and ``macro``) and metric: mean, bootstrap 95 % CI, median, micro value.
 
-    Columns ``scheme, class, metric, mean, low, high, median, micro, unit, n, n_nan``.
-    ``micro`` pools pixels over images (overlap metrics only; NaN otherwise).
+    ``table`` is a scoring's per-image table (:data:`SCORING_COLUMNS`: the tidy table of
+    :func:`papseg_utils.metrics.score_images` with ``scheme``, ``fold`` and per-image
+    ``macro`` rows). Returns :data:`SUMMARY_COLUMNS` (``scheme, class, metric, mean, low, high,
+    median, micro, unit, n, n_nan``) for the catalogue's summary metrics; ``micro`` pools
+    pixels over images (overlap metrics only; NaN otherwise).
     """
-    body = table[table.metric.isin(SUMMARY_METRICS)]
+    body = table[table.metric.isin(summary_metrics())]
     ci = bootstrap_ci(body, n_boot=n_boot, seed=seed)
     med = body.groupby(["class", "metric"], sort=False)["value"].median().rename("median")
     ci = ci.join(med, on=["class", "metric"])
@@ -38,26 +53,10 @@ def summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFr
         micro.get((c, m), np.nan) for c, m in zip(ci["class"], ci["metric"], strict=True)
     ]
     ci.insert(0, "scheme", table["scheme"].iloc[0] if len(table) else "")
-    return ci[
-        [
-            "scheme",
-            "class",
-            "metric",
-            "mean",
-            "low",
-            "high",
-            "median",
-            "micro",
-            "unit",
-            "n",
-            "n_nan",
-        ]
-    ]
+    return ci[list(SUMMARY_COLUMNS)]
 
 
-def markdown(
-    summaries: Sequence[pd.DataFrame], metrics: Sequence[str] = ("dice", "iou", "hd95")
-) -> str:
+def markdown(summaries: Sequence[pd.DataFrame], metrics: Sequence[str] = headline_metrics()) -> str:
     """A compact markdown table of :func:`summary` outputs: mean [low, high], median, micro."""
     lines = [
         "| taxonomy | class | metric | per-image mean [95 % CI] | median | micro |",
@@ -89,7 +88,8 @@ def write_outputs(
     summaries = [
         summary(t, n_boot=n_boot, seed=int(options.get("seed", 0))) for t in scores.tables.values()
     ]
-    pd.concat(scores.tables.values(), ignore_index=True).to_csv(out / "per_image.csv", index=False)
+    per_image = pd.concat(scores.tables.values(), ignore_index=True)[list(SCORING_COLUMNS)]
+    per_image.to_csv(out / "per_image.csv", index=False)
     pd.concat(summaries, ignore_index=True).to_csv(out / "summary.csv", index=False)
     text = markdown(summaries)
     result: dict = {"options": options, "n_images": len(scores.assignment)}
@@ -103,7 +103,7 @@ def write_outputs(
     first = next(iter(scores.tables.values()))
     scheme = members[0].scheme
     fig = plot_metric_distributions(
-        first[first["class"] != "macro"], scheme, metrics=("dice", "iou", "hd95")
+        first[first["class"] != "macro"], scheme, metrics=headline_metrics()
     )
     fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
     plt.close(fig)

@@ -1,8 +1,9 @@
 """Per-image, per-class evaluation into one tidy table, and named reductions.
 
-:func:`evaluate` returns one row per image x class x metric with the columns
-``image, class, metric, value, unit, empty_case``. :func:`average` reduces it
-and says how (``reduction`` column). Nothing here averages silently.
+:func:`score_images` returns one row per image x class x metric with the columns
+:data:`~papseg_utils.metrics.catalog.PER_IMAGE_COLUMNS` (``image, class, metric, value, unit,
+empty_case``), the metrics of :data:`~papseg_utils.metrics.catalog.CATALOGUE` in its order.
+:func:`average` reduces it and says how (``reduction`` column). Nothing here averages silently.
 
 Empty-class policy
 ------------------
@@ -46,15 +47,15 @@ import numpy as np
 import pandas as pd
 
 from papseg_utils.labels import LabelScheme, get_scheme
+from papseg_utils.metrics.catalog import PER_IMAGE_COLUMNS, entries, metric_names
 from papseg_utils.metrics.confusion import class_counts, confusion_matrix
-from papseg_utils.metrics.overlap import OVERLAP_METRICS, overlap_from_counts
-from papseg_utils.metrics.surface import SURFACE_METRICS, _spacing, surface_distances
+from papseg_utils.metrics.overlap import overlap_from_counts
+from papseg_utils.metrics.surface import _spacing, surface_distances
 
 EMPTY_POLICIES: tuple[str, ...] = ("penalty", "nan")
-COUNT_METRICS: tuple[str, ...] = ("tp", "fp", "fn")
-DISTANCE_METRICS: tuple[str, ...] = ("hd95", "hd", "assd")
-ALL_METRICS: tuple[str, ...] = OVERLAP_METRICS + SURFACE_METRICS + COUNT_METRICS
-COLUMNS: list[str] = ["image", "class", "metric", "value", "unit", "empty_case"]
+#: The pixel-count metrics (``tp, fp, fn``), read from the catalogue; kept as a name for
+#: :mod:`papseg_utils.book.study` (use ``metric_names("count")`` in new code).
+COUNT_METRICS: tuple[str, ...] = metric_names("count")
 
 
 def _as_list(arrays, what: str) -> list[np.ndarray]:
@@ -75,6 +76,72 @@ def _empty_case(pred_any: bool, truth_any: bool) -> str:
     if not pred_any and not truth_any:
         return "both_empty"
     return "pred_empty" if truth_any else "truth_empty"
+
+
+def _inputs(preds, masks, names) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """The images as lists of (H, W) arrays, and their names; ``ValueError`` if they disagree."""
+    preds_l, masks_l = _as_list(preds, "preds"), _as_list(masks, "masks")
+    if len(preds_l) != len(masks_l):
+        raise ValueError(f"{len(preds_l)} predictions but {len(masks_l)} masks")
+    names = [str(i) for i in range(len(preds_l))] if names is None else [str(n) for n in names]
+    if len(names) != len(preds_l):
+        raise ValueError(f"{len(names)} names for {len(preds_l)} images")
+    return preds_l, masks_l, names
+
+
+def _check_image(name: str, pred: np.ndarray, mask: np.ndarray, scheme: LabelScheme) -> None:
+    if pred.shape != mask.shape:
+        raise ValueError(
+            f"image {name!r}: prediction {pred.shape} and mask {mask.shape} differ in shape; "
+            "map predictions back to the original size before scoring"
+        )
+    scheme.check(pred, where=f"prediction of {name!r}")
+    scheme.check(mask, where=f"mask of {name!r}")
+    if np.any(pred == scheme.ignore_index):
+        raise ValueError(f"prediction of {name!r} contains the ignore label {scheme.ignore_index}")
+
+
+def _class_values(
+    case: str, overlap: dict[str, float], pc, tc, sp, tolerance: float, pen: float,
+    empty_policy: str, surface: bool,
+) -> dict[str, float]:  # fmt: skip
+    """One class of one image: ``{metric: value}`` of the catalogue's non-count metrics."""
+    vals = dict.fromkeys(overlap, np.nan) if case == "both_empty" else dict(overlap)
+    if not surface:
+        return vals
+    if case == "none":
+        vals.update(surface_distances(pc, tc, sp).all(tolerance))
+    elif case == "both_empty" or empty_policy == "nan":
+        vals.update({m.name: np.nan for m in entries("distance", "boundary")})
+    else:  # one mask empty, "penalty": the worst value, the penalty distance or a score of 0
+        vals.update(
+            {m.name: pen if m.kind == "distance" else 0.0 for m in entries("distance", "boundary")}
+        )
+    return vals
+
+
+def _image_rows(name, pred, mask, scheme, first, sp, opts: dict) -> list[tuple]:
+    """The rows (PER_IMAGE_COLUMNS) of one image: every class from ``first``, every metric."""
+    keep = mask != scheme.ignore_index
+    counts = class_counts(confusion_matrix(pred, mask, scheme.num_classes, scheme.ignore_index))
+    overlap = overlap_from_counts(counts["tp"], counts["fp"], counts["fn"])
+    h, w = mask.shape
+    diag = float(np.hypot(h, w)) if sp is None else float(np.hypot(h * sp[0], w * sp[1]))
+    pen = diag if opts["penalty"] is None else float(opts["penalty"])
+    unit = "px" if sp is None else "um"
+    distances = set(metric_names("distance"))
+    rows: list[tuple] = []
+    for c in range(first, scheme.num_classes):
+        cname = scheme.classes[c]
+        pc, tc = (pred == c) & keep, (mask == c) & keep
+        case = _empty_case(bool(pc.any()), bool(tc.any()))
+        vals = _class_values(case, {m: float(v[c]) for m, v in overlap.items()}, pc, tc, sp,
+                             opts["tolerance"], pen, opts["empty_policy"], opts["surface"])  # fmt: skip
+        for m, v in vals.items():
+            rows.append((name, cname, m, v, unit if m in distances else "fraction", case))
+        for m in COUNT_METRICS:
+            rows.append((name, cname, m, float(counts[m][c]), "count", case))
+    return rows
 
 
 def score_images(
@@ -113,69 +180,30 @@ def score_images(
     Returns
     -------
     pandas.DataFrame
-        Columns ``image, class, metric, value, unit, empty_case``; metrics
-        ``dice, iou, precision, recall`` (unit ``fraction``), ``hd95, hd, assd``
-        (``px`` or ``um``), ``nsd, bf1`` (``fraction``), and the pixel counts
-        ``tp, fp, fn`` (``count``, used by micro averaging). ``df.attrs`` holds
-        the policy, penalty rule, tolerance and spacing.
+        Columns :data:`~papseg_utils.metrics.catalog.PER_IMAGE_COLUMNS` (``image, class,
+        metric, value, unit, empty_case``); the metrics of the catalogue in its order:
+        ``dice, iou, precision, recall`` (unit ``fraction``), ``hd95, hd, assd`` (``px`` or
+        ``um``), ``nsd, bf1`` (``fraction``), and the pixel counts ``tp, fp, fn`` (``count``,
+        used by micro averaging). ``df.attrs`` holds the policy, penalty rule, tolerance and
+        spacing.
     """
     scheme = get_scheme(scheme)
     if empty_policy not in EMPTY_POLICIES:
         raise ValueError(f"empty_policy must be one of {EMPTY_POLICIES}, got {empty_policy!r}")
     if tolerance_px < 0:
         raise ValueError(f"tolerance_px must be >= 0, got {tolerance_px}")
-    preds_l, masks_l = _as_list(preds, "preds"), _as_list(masks, "masks")
-    if len(preds_l) != len(masks_l):
-        raise ValueError(f"{len(preds_l)} predictions but {len(masks_l)} masks")
-    names = [str(i) for i in range(len(preds_l))] if names is None else [str(n) for n in names]
-    if len(names) != len(preds_l):
-        raise ValueError(f"{len(names)} names for {len(preds_l)} images")
+    preds_l, masks_l, names = _inputs(preds, masks, names)
     sp = _spacing(spacing_um)
     unit = "px" if sp is None else "um"
     tolerance = tolerance_px if sp is None else tolerance_px * float(sp.mean())
+    opts = {"penalty": penalty, "tolerance": tolerance, "empty_policy": empty_policy,
+            "surface": surface}  # fmt: skip
     first = 0 if include_background else 1
     rows: list[tuple] = []
     for name, pred, mask in zip(names, preds_l, masks_l, strict=True):
-        if pred.shape != mask.shape:
-            raise ValueError(
-                f"image {name!r}: prediction {pred.shape} and mask {mask.shape} differ in shape; "
-                "map predictions back to the original size before scoring"
-            )
-        scheme.check(pred, where=f"prediction of {name!r}")
-        scheme.check(mask, where=f"mask of {name!r}")
-        if np.any(pred == scheme.ignore_index):
-            raise ValueError(
-                f"prediction of {name!r} contains the ignore label {scheme.ignore_index}"
-            )
-        keep = mask != scheme.ignore_index
-        counts = class_counts(confusion_matrix(pred, mask, scheme.num_classes, scheme.ignore_index))
-        overlap = overlap_from_counts(counts["tp"], counts["fp"], counts["fn"])
-        h, w = mask.shape
-        diag = float(np.hypot(h, w)) if sp is None else float(np.hypot(h * sp[0], w * sp[1]))
-        pen = diag if penalty is None else float(penalty)
-        for c in range(first, scheme.num_classes):
-            cname = scheme.classes[c]
-            pc = (pred == c) & keep
-            tc = (mask == c) & keep
-            case = _empty_case(bool(pc.any()), bool(tc.any()))
-            vals = {m: float(overlap[m][c]) for m in OVERLAP_METRICS}
-            if case == "both_empty":
-                vals = dict.fromkeys(OVERLAP_METRICS, np.nan)
-            if surface:
-                if case == "none":
-                    vals.update(surface_distances(pc, tc, sp).all(tolerance))
-                elif case == "both_empty":
-                    vals.update(dict.fromkeys(SURFACE_METRICS, np.nan))
-                elif empty_policy == "penalty":
-                    vals.update(dict.fromkeys(DISTANCE_METRICS, pen), nsd=0.0, bf1=0.0)
-                else:
-                    vals.update(dict.fromkeys(SURFACE_METRICS, np.nan))
-            for m, v in vals.items():
-                u = unit if m in DISTANCE_METRICS else "fraction"
-                rows.append((name, cname, m, v, u, case))
-            for m in COUNT_METRICS:
-                rows.append((name, cname, m, float(counts[m][c]), "count", case))
-    df = pd.DataFrame(rows, columns=COLUMNS)
+        _check_image(name, pred, mask, scheme)
+        rows += _image_rows(name, pred, mask, scheme, first, sp, opts)
+    df = pd.DataFrame(rows, columns=list(PER_IMAGE_COLUMNS))
     df.attrs.update(
         scheme=scheme.name,
         background=scheme.classes[0],  # custom schemes (a folder's classes.yaml) are not registered
@@ -194,11 +222,11 @@ def average(
     include_background: bool = False,
     background: str | None = None,
 ) -> pd.DataFrame:
-    """Reduce a table from :func:`evaluate` over images, and over classes.
+    """Reduce a table from :func:`score_images` over images, and over classes.
 
     Parameters
     ----------
-    df : tidy table of :func:`evaluate`.
+    df : tidy table of :func:`score_images`.
     reduction : ``"image"`` (metric per image, mean over images, NaN skipped)
         or ``"micro"`` (``tp/fp/fn`` summed over images, then Dice, IoU,
         precision, recall; boundary metrics have no micro form and are left out).
@@ -247,7 +275,7 @@ def average(
             [
                 (cls, m, float(ov[m][i]), "fraction", int(n_img[cls]), 0)
                 for i, cls in enumerate(counts.index)
-                for m in OVERLAP_METRICS
+                for m in ov
             ],
             columns=["class", "metric", "value", "unit", "n", "n_nan"],
         )

@@ -1,7 +1,9 @@
-"""Uncertainty and comparisons over images: bootstrap CIs, paired tests, Holm.
+"""Uncertainty and comparisons over images: bootstrap CIs, the paired comparison, Holm.
 
 The unit of resampling is the image: images are the independent samples, the
-pixels within one image are not.
+pixels within one image are not. Every paired comparison of the package (study runs, evaluate
+scorings, the distillation arms, the scale recipes) is :func:`paired_differences` on the
+per-image values of two arms; :func:`paired_test` is its one row.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from papseg_utils.metrics.per_image import COUNT_METRICS
+from papseg_utils.metrics.catalog import metric_names
 
 CI_METHODS: tuple[str, ...] = ("percentile", "bca")
 
@@ -22,7 +24,7 @@ def bootstrap_mean_ci(
     values: np.ndarray,
     n_boot: int = 2000,
     confidence: float = 0.95,
-    seed: int = 0,
+    seed: int | np.random.Generator = 0,
     method: str = "percentile",
 ) -> tuple[float, float, float]:
     """Mean of ``values`` and its bootstrap CI over the samples.
@@ -32,7 +34,8 @@ def bootstrap_mean_ci(
     values : (n,) float; NaNs are dropped first.
     n_boot : number of bootstrap resamples.
     confidence : e.g. 0.95.
-    seed : seeds ``numpy.random.default_rng``.
+    seed : seeds ``numpy.random.default_rng``; a ``Generator`` is used as it is (its stream
+        goes on: :func:`paired_differences` draws the rows of a table from one generator).
     method : ``"percentile"`` (vectorised resampling) or ``"bca"``
         (bias-corrected and accelerated, via ``scipy.stats.bootstrap``).
 
@@ -80,7 +83,7 @@ def bootstrap_ci(
     confidence, method, n_boot`` (``reduction`` is ``"image"``: images are
     resampled). Count metrics (tp/fp/fn) are skipped.
     """
-    body = df[~df.metric.isin(COUNT_METRICS)]
+    body = df[~df.metric.isin(metric_names("count"))]
     if metrics is not None:
         body = body[body.metric.isin(metrics)]
     rows = []
@@ -111,18 +114,19 @@ def bootstrap_ci(
 
 @dataclass
 class PairedResult:
-    """Paired comparison of two models on the same images (``a - b``).
+    """Paired comparison of two models on the same images, differences ``a - b`` per image.
 
-    Attributes: ``n`` pairs, ``median_diff`` and its bootstrap CI
-    (``ci_low``, ``ci_high``), Wilcoxon signed-rank ``statistic`` and
-    ``p_value`` (two-sided), ``rank_biserial`` matched-pairs rank-biserial
-    correlation in [-1, 1] (positive = ``a`` larger).
+    Attributes: ``n`` pairs; ``mean_diff``, the mean difference, with its bootstrap interval
+    (``ci_low``, ``ci_high``, :func:`bootstrap_mean_ci` over the images); ``median_diff``;
+    the Wilcoxon signed-rank ``statistic`` and two-sided ``p_value``; ``rank_biserial``, the
+    matched-pairs rank-biserial correlation in [-1, 1] (positive = ``a`` larger).
     """
 
     n: int
-    median_diff: float
+    mean_diff: float
     ci_low: float
     ci_high: float
+    median_diff: float
     statistic: float
     p_value: float
     rank_biserial: float
@@ -146,19 +150,25 @@ def rank_biserial(diff: np.ndarray) -> float:
 
 
 def paired_test(
-    a: np.ndarray, b: np.ndarray, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0
+    a: np.ndarray,
+    b: np.ndarray,
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int | np.random.Generator = 0,
 ) -> PairedResult:
-    """Wilcoxon signed-rank test of ``a`` vs ``b`` (paired, same images).
+    """One paired comparison of ``a`` and ``b`` (same images, same order): differences ``a - b``.
 
     Parameters
     ----------
-    a, b : (n,) float, one value per image (same order). Pairs with a NaN are
-        dropped (so apply an empty-class policy that gives values first).
+    a, b : (n,) float, one value per image. Pairs with a NaN are dropped (so apply an
+        empty-class policy that gives values first).
+    n_boot, confidence, seed : of the bootstrap interval of the mean difference
+        (:func:`bootstrap_mean_ci`, percentile method).
 
     Returns
     -------
-    PairedResult. With no non-zero difference the test is undefined:
-    ``p_value`` is 1.0 and the effect 0.
+    PairedResult. With no pair left every field is NaN (``n`` 0); with no non-zero difference
+    the test is undefined: ``p_value`` is 1.0 and the effect 0.
     """
     a = np.asarray(a, dtype=np.float64).ravel()
     b = np.asarray(b, dtype=np.float64).ravel()
@@ -168,30 +178,72 @@ def paired_test(
     d = a[ok] - b[ok]
     n = int(d.size)
     if n == 0:
-        return PairedResult(0, np.nan, np.nan, np.nan, np.nan, np.nan, np.nan)
+        return PairedResult(0, *([np.nan] * 7))
+    mean, lo, hi = bootstrap_mean_ci(d, n_boot=n_boot, confidence=confidence, seed=seed)
     med = float(np.median(d))
-    rng = np.random.default_rng(seed)
-    boots = np.median(d[rng.integers(0, n, size=(n_boot, n))], axis=1)
-    alpha = 1 - confidence
-    lo, hi = (float(x) for x in np.quantile(boots, [alpha / 2, 1 - alpha / 2]))
     if np.all(d == 0):
-        return PairedResult(n, med, lo, hi, 0.0, 1.0, 0.0)
+        return PairedResult(n, mean, lo, hi, med, 0.0, 1.0, 0.0)
     res = sps.wilcoxon(d, zero_method="wilcox", alternative="two-sided")
-    return PairedResult(n, med, lo, hi, float(res.statistic), float(res.pvalue), rank_biserial(d))
+    stat, p = float(res.statistic), float(res.pvalue)
+    return PairedResult(n, mean, lo, hi, med, stat, p, rank_biserial(d))
 
 
-def paired_from_tables(
-    df_a: pd.DataFrame, df_b: pd.DataFrame, metric: str, cls: str, **kwargs
-) -> PairedResult:
-    """:func:`paired_test` on one metric and class of two tidy tables, matched by image name."""
-    sel = [
-        (d[(d.metric == metric) & (d["class"] == cls)].set_index("image")["value"])
-        for d in (df_a, df_b)
-    ]
-    joined = pd.concat(sel, axis=1, keys=["a", "b"], join="inner")
-    if joined.empty:
-        raise ValueError(f"no images in common for metric {metric!r}, class {cls!r}")
-    return paired_test(joined["a"].to_numpy(), joined["b"].to_numpy(), **kwargs)
+#: The columns :func:`paired_differences` adds after the group keys.
+PAIRED_COLUMNS: tuple[str, ...] = (
+    "n", "mean_a", "mean_b", "mean_diff", "low", "high", "median_diff", "rank_biserial",
+    "p_value", "p_holm",
+)  # fmt: skip
+
+
+def paired_differences(
+    values: pd.DataFrame,
+    by: Sequence[str],
+    n_boot: int = 2000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """The paired comparison of arms A and B, per group of rows: differences ``B - A`` per image.
+
+    Parameters
+    ----------
+    values : one row per group x image, with the columns ``by`` (the group: comparison,
+        class, metric...), ``a`` and ``b`` (float64: the image's value under each arm). A row
+        with a NaN is dropped (pairwise), so each group compares the images both arms scored.
+    by : the group columns; groups keep the order of their first row.
+    n_boot, confidence : of the bootstrap intervals.
+    seed : seeds one ``numpy.random.default_rng`` that draws the resamples of the groups in
+        turn (a table is reproducible as a whole).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per group with at least one pair: the ``by`` columns, then
+        :data:`PAIRED_COLUMNS`: ``n`` images, ``mean_a`` and ``mean_b`` (each arm's mean on
+        those same images), ``mean_diff`` (= ``mean_b - mean_a``) with its bootstrap interval
+        ``low``, ``high`` (:func:`bootstrap_mean_ci` of the per-image differences),
+        ``median_diff``, ``rank_biserial``, the Wilcoxon signed-rank ``p_value`` and
+        ``p_holm``, Holm's correction over all rows of the table.
+
+    Why the mean
+    ------------
+    The tables and the project's targets report per-image means; the interval is on the
+    mean of the per-image differences, so it is an interval on the difference of the
+    headline numbers themselves (``mean_b - mean_a`` of the images compared). The median
+    difference is given too: the Wilcoxon test ranks the differences, so it can see a shift
+    in most images that a few large changes the other way hide from the mean.
+    """
+    rng = np.random.default_rng(seed)
+    rows = []
+    for key, g in values.dropna(subset=["a", "b"]).groupby(list(by), sort=False):
+        res = paired_test(g["b"].to_numpy(), g["a"].to_numpy(), n_boot, confidence, seed=rng)
+        rows.append({**dict(zip(by, key, strict=True)), "n": res.n,
+                     "mean_a": float(g["a"].mean()), "mean_b": float(g["b"].mean()),
+                     "mean_diff": res.mean_diff, "low": res.ci_low, "high": res.ci_high,
+                     "median_diff": res.median_diff, "rank_biserial": res.rank_biserial,
+                     "p_value": res.p_value})  # fmt: skip
+    out = pd.DataFrame(rows, columns=[*by, *PAIRED_COLUMNS[:-1]])
+    out["p_holm"] = holm(out["p_value"].fillna(1.0).to_numpy()) if len(out) else []
+    return out
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:

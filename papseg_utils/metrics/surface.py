@@ -42,7 +42,6 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-SURFACE_METRICS: tuple[str, ...] = ("hd95", "hd", "assd", "nsd", "bf1")
 _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 
 
@@ -121,14 +120,10 @@ class SurfaceDistances:
         return float(2 * p * r / (p + r)) if p + r > 0 else 0.0
 
     def all(self, tolerance: float) -> dict[str, float]:
-        """Every boundary metric: hd95, hd, assd, nsd, bf1."""
-        return {
-            "hd95": self.hd95(),
-            "hd": self.hd(),
-            "assd": self.assd(),
-            "nsd": self.nsd(tolerance),
-            "bf1": self.bf1(tolerance),
-        }
+        """Every distance and boundary metric of the catalogue: hd95, hd, assd, nsd, bf1."""
+        from papseg_utils.metrics.catalog import entries
+
+        return {m.name: m.compute(self, tolerance) for m in entries("distance", "boundary")}
 
 
 def surface_distances(

@@ -3,8 +3,10 @@
 The functions turn the tables into the comparisons of the results chapter: a leaderboard, the
 data-efficiency curve of pre-trained vs scratch, the architecture families, augmentation, region
 vs boundary quality, and paired tests on the same test images (:mod:`.study`); the
-cross-validated recipe's scorings (:mod:`.scorings`); the figures (:mod:`.plots`). Everything is
-re-exported here: ``from papseg_utils import results as R`` then ``R.leaderboard(...)``.
+cross-validated recipe's scorings (:mod:`.scorings`); the project's targets (:mod:`.targets`);
+the figures (:mod:`.plots`). Every paired table is
+:func:`papseg_utils.metrics.stats.paired_differences` on the images both arms scored. Everything
+is re-exported here: ``from papseg_utils import results as R`` then ``R.leaderboard(...)``.
 """
 
 from .plots import (
@@ -14,19 +16,14 @@ from .plots import (
     plot_region_vs_boundary,
 )
 from .scorings import (
-    CV_TARGETS,
     Scoring,
     by_group,
-    cv_targets,
     load_scoring,
     paired_gains,
     scoring_means,
     scoring_table,
 )
 from .study import (
-    FAMILY,
-    HIGHER_IS_BETTER,
-    METRIC_NAMES,
     StudyTables,
     best_run,
     compact_board,
@@ -40,19 +37,15 @@ from .study import (
     run_table,
     seed_summary,
     select,
-    target_check,
-    target_name,
-    targets_text,
     varying,
 )
+from .targets import CV_TARGETS, Target, cv_targets, target_check, target_name, targets_text
 
 __all__ = [
     "CV_TARGETS",
-    "FAMILY",
-    "HIGHER_IS_BETTER",
-    "METRIC_NAMES",
     "Scoring",
     "StudyTables",
+    "Target",
     "best_run",
     "by_group",
     "compact_board",

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from ..labels import condition_colours, get_scheme
-from .study import FAMILY, HIGHER_IS_BETTER, _name, label, seed_summary, select, varying
+from ..metrics.catalog import higher_is_better, metric_label
+from .study import label, seed_summary, select, varying
 
 
 def plot_data_efficiency(
@@ -54,15 +55,16 @@ def plot_data_efficiency(
         axis.set_xscale("log")
         axis.set_xticks([10, 25, 50, 100], ["10", "25", "50", "100"])
         axis.set_xlabel("training images used (%)")
-        unit = "" if metric in HIGHER_IS_BETTER else " (µm)"
-        axis.set_ylabel(f"{_name(metric)}{unit}, mean over test images")
+        unit = "" if higher_is_better(metric) else " (µm)"
+        axis.set_ylabel(f"{metric_label(metric)}{unit}, mean over test images")
         axis.set_title(f"{cls}")
         axis.grid(alpha=0.3)
         if k == 0:
-            loc = "lower right" if metric in HIGHER_IS_BETTER else "upper right"
+            loc = "lower right" if higher_is_better(metric) else "upper right"
             axis.legend(loc=loc, fontsize=9)
     fig.suptitle(
-        f"{_name(metric)} vs training-set size\n(band: 95 % CI over test images)", fontsize=11
+        f"{metric_label(metric)} vs training-set size\n(band: 95 % CI over test images)",
+        fontsize=11,
     )
     fig.tight_layout()
     return fig
@@ -85,7 +87,7 @@ def plot_leaderboard(
     order = (
         sub.groupby("run_id")["value"]
         .mean()
-        .sort_values(ascending=metric not in HIGHER_IS_BETTER)
+        .sort_values(ascending=not higher_is_better(metric))
         .index
     )
     if ax is None:
@@ -105,9 +107,9 @@ def plot_leaderboard(
     ax.set_yticks(np.arange(len(order)) + height * (len(classes) - 1) / 2, names)
     ax.invert_yaxis()
     ax.set_xlabel(
-        f"{_name(metric)}{'' if metric in HIGHER_IS_BETTER else ' (µm)'} (95 % CI over test images)"
+        f"{metric_label(metric)}{'' if higher_is_better(metric) else ' (µm)'} (95 % CI over test images)"
     )
-    ax.set_title(f"{scheme}: {_name(metric)} per class")
+    ax.set_title(f"{scheme}: {metric_label(metric)} per class")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=9, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(classes),
               frameon=False)  # fmt: skip
@@ -123,8 +125,13 @@ def plot_region_vs_boundary(
     ax=None,
     **where,
 ):
-    """Each run as a point: region quality (x) against boundary quality (y), per class."""
+    """Each run as a point: region quality (x) against boundary quality (y), per class.
+
+    The marker is the architecture's family (:func:`papseg_utils.models.architecture_family`).
+    """
     import matplotlib.pyplot as plt
+
+    from papseg_utils.models import architecture_family as _family
 
     sub = select(results, aggregation="image-mean", scheme=scheme, **where)
     wide = sub.pivot_table(
@@ -140,20 +147,20 @@ def plot_region_vs_boundary(
     for cls in labels.foreground:
         c = wide[wide["class"] == cls]
         for rec in c.itertuples():
-            fam = FAMILY.get(meta.loc[rec.run_id, "architecture"], "cnn")
+            fam = _family(meta.loc[rec.run_id, "architecture"])
             ax.scatter(
                 getattr(rec, region), getattr(rec, boundary), color=labels.colour(labels.ids[cls], 1.0),
                 marker=markers.get(fam, "o"), s=36, alpha=0.8, edgecolor="k", linewidth=0.3,
             )  # fmt: skip
     for cls in labels.foreground:
         ax.scatter([], [], color=labels.colour(labels.ids[cls], 1.0), label=cls)
-    present = {FAMILY.get(a, "cnn") for a in meta["architecture"]}
+    present = {_family(a) for a in meta["architecture"]}
     for fam, m in markers.items():
         if fam in present:
             ax.scatter([], [], color="gray", marker=m, label=fam)
-    unit = "" if boundary in HIGHER_IS_BETTER else " (µm)"
-    ax.set_xlabel(f"{_name(region)} (region)")
-    ax.set_ylabel(f"{_name(boundary)}{unit} (boundary)")
+    unit = "" if higher_is_better(boundary) else " (µm)"
+    ax.set_xlabel(f"{metric_label(region)} (region)")
+    ax.set_ylabel(f"{metric_label(boundary)}{unit} (boundary)")
     ax.set_title("Region vs boundary quality, one point per run and class")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, ncol=2)
@@ -173,9 +180,9 @@ def _excludes_zero(low: float, high: float) -> bool:
 
 def plot_forest(
     tests: pd.DataFrame,
-    diff: str = "median_diff",
-    low: str = "diff_ci_low",
-    high: str = "diff_ci_high",
+    diff: str = "mean_diff",
+    low: str = "low",
+    high: str = "high",
     p: str = "p_holm",
     label_col: str = "comparison",
     panels: Sequence[str] = ("class", "metric"),
@@ -229,10 +236,11 @@ def plot_forest(
         ax.set_xlim(lo - 0.05 * span, hi + 0.75 * span)  # room for the p-values
         ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
         ax.axvline(0, color="0.4", ls=":", lw=1)
-        side = "> 0" if metric in HIGHER_IS_BETTER else "< 0"
-        unit = "" if metric in HIGHER_IS_BETTER or not metric else f" ({distance_unit})"
+        better = bool(metric) and higher_is_better(metric)
+        side = "> 0" if better else "< 0"
+        unit = "" if better or not metric else f" ({distance_unit})"
         name = " ".join(str(k) for k in key if k != metric)
-        ax.set_title(f"{name} {_name(metric)}{unit}", fontsize=10)
+        ax.set_title(f"{name} {metric_label(metric)}{unit}", fontsize=10)
         ax.set_xlabel(f"{stat} B - A; B better {side}", fontsize=9)
         ax.grid(axis="x", alpha=0.3)
         ax.tick_params(labelsize=9)

@@ -15,6 +15,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from papseg_utils.metrics.catalog import metric as catalogue_entry
+from papseg_utils.metrics.catalog import metric_values
+
 #: (label, lower, upper]: letterbox factor bins, as in the scale issue's table
 SCALE_BINS: tuple[tuple[str, float, float], ...] = (
     ("<= 0.5", 0.0, 0.5),
@@ -44,18 +47,7 @@ def scale_bin(factor: float) -> str:
 
 def values(table: pd.DataFrame, scheme: str, cls: str, metric: str) -> pd.Series:
     """``image -> value`` of one (scheme, class, metric) of a per-image table."""
-    sel = table[(table.scheme == scheme) & (table["class"] == cls) & (table.metric == metric)]
-    return sel.set_index("image")["value"]
-
-
-def _boot_ci(diff: np.ndarray, n_boot: int, seed: int) -> tuple[float, float]:
-    """Bootstrap 95 % interval of the mean difference; NaN for fewer than two images."""
-    from papseg_utils.metrics.stats import bootstrap_mean_ci
-
-    if len(diff) < 2:
-        return float("nan"), float("nan")
-    _, lo, hi = bootstrap_mean_ci(diff, n_boot=n_boot, seed=seed)
-    return lo, hi
+    return metric_values(table, cls, metric, scheme)
 
 
 def compare_by(
@@ -83,8 +75,12 @@ def compare_by(
     -------
     DataFrame with ``group``, ``scheme``, ``class``, ``metric``, ``images``, one column per
     recipe (its mean), ``diff`` (mean of B - A over the images both scored, with NaN values
-    dropped pairwise), ``ci_low``, ``ci_high`` (bootstrap 95 % over images).
+    dropped pairwise), ``ci_low``, ``ci_high`` (bootstrap 95 % over images, each row drawn
+    from its own generator seeded by ``seed``; NaN for fewer than two images): the mean
+    difference and interval of :func:`papseg_utils.metrics.stats.paired_test`.
     """
+    from papseg_utils.metrics.stats import paired_test
+
     if len(tables) != 2:
         raise ValueError(f"compare_by needs two tables, got {list(tables)}")
     (la, ta), (lb, tb) = tables.items()
@@ -96,11 +92,11 @@ def compare_by(
         both["group"] = groups.reindex(both.index).to_numpy()
         for g in wanted:
             sel = both[both.group == g]
-            d = (sel.b - sel.a).to_numpy()
-            lo, hi = _boot_ci(d, n_boot, seed)
+            res = paired_test(sel.b.to_numpy(), sel.a.to_numpy(), n_boot=n_boot, seed=seed)
+            lo, hi = (res.ci_low, res.ci_high) if res.n >= 2 else (np.nan, np.nan)
             rows.append({"group": g, "scheme": scheme, "class": cls, "metric": metric,
                          "images": len(sel), la: sel.a.mean(), lb: sel.b.mean(),
-                         "diff": d.mean() if len(d) else np.nan, "ci_low": lo, "ci_high": hi})  # fmt: skip
+                         "diff": res.mean_diff, "ci_low": lo, "ci_high": hi})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -158,24 +154,66 @@ def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucl
     return fig
 
 
-def compact(df: pd.DataFrame, a: str = "letterbox", b: str = "scale_true") -> pd.DataFrame:
+def _cell(r: dict, a: str, b: str) -> str:
+    """``"A -> B (diff [low, high])"``: 3 digits, 1 for a distance (HD95 in px)."""
+    nd = 1 if catalogue_entry(r["metric"]).kind == "distance" else 3
+    return (f"{r[a]:.{nd}f} -> {r[b]:.{nd}f} ({r['diff']:+.{nd}f} "
+            f"[{r['ci_low']:+.{nd}f}, {r['ci_high']:+.{nd}f}])")  # fmt: skip
+
+
+def _key(r: dict) -> str:
+    """``"nucleus dice"``; another taxonomy than herlev3 is named: ``"healthy (paper_cells) dice"``."""
+    if r["scheme"] == "herlev3":
+        return f"{r['class']} {r['metric']}"
+    return f"{r['class']} ({r['scheme']}) {r['metric']}"
+
+
+def compact(
+    df: pd.DataFrame,
+    a: str = "letterbox",
+    b: str = "scale_true",
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """A :func:`compare_by` table as one row per group and one column per (class, metric).
 
-    Each cell reads ``"A -> B (diff [low, high])"``, rounded to 3 digits (HD95 to 1); ``images``
-    is the number of images of the group (of the first key).
+    Each cell reads ``"A -> B (diff [low, high])"``, rounded to 3 digits (HD95 to 1). ``columns``
+    picks the keys shown (e.g. ``["nucleus dice", "nucleus hd95"]``; default: all). ``images``
+    is the number of images of the group, which every shown key must share: keys scored on
+    different images (the paper's healthy and unhealthy cells) raise ``ValueError``; show them
+    with :func:`compact_by_key`, which gives each key its own count.
     """
-    rows = {}
+    rows: dict[str, dict] = {}
+    counts: dict[str, set] = {}
     for r in df.to_dict("records"):
-        nd = 1 if r["metric"] == "hd95" else 3
-        cell = (f"{r[a]:.{nd}f} -> {r[b]:.{nd}f} ({r['diff']:+.{nd}f} "
-                f"[{r['ci_low']:+.{nd}f}, {r['ci_high']:+.{nd}f}])")  # fmt: skip
-        row = rows.setdefault(r["group"], {"images": r["images"]})
-        key = (
-            f"{r['class']} {r['metric']}"
-            if r["scheme"] == "herlev3"
-            else f"{r['class']} ({r['scheme']}) {r['metric']}"
+        key = _key(r)
+        if columns is not None and key not in columns:
+            continue
+        rows.setdefault(r["group"], {"images": r["images"]})[key] = _cell(r, a, b)
+        counts.setdefault(r["group"], set()).add(int(r["images"]))
+    mixed = {g: sorted(c) for g, c in counts.items() if len(c) > 1}
+    if mixed:
+        raise ValueError(
+            f"compact: the keys of a group are scored on different numbers of images {mixed}; "
+            "pick keys with columns=[...] or use compact_by_key"
         )
-        row[key] = cell
     out = pd.DataFrame.from_dict(rows, orient="index")
+    if columns is not None:
+        out = out[["images", *[c for c in columns if c in out.columns]]]
     out.index.name = "group"
     return out
+
+
+def compact_by_key(df: pd.DataFrame, a: str = "letterbox", b: str = "scale_true") -> pd.DataFrame:
+    """A :func:`compare_by` table as one row per (class, metric) with its own image count.
+
+    Columns ``images`` and ``"A -> B"``, whose cells read ``"A -> B (diff [low, high])"`` as in
+    :func:`compact`.
+    The index is the key (``"nucleus dice"``), or (group, key) when ``df`` has several groups.
+    """
+    rows = [{"group": r["group"], "key": _key(r), "images": int(r["images"]),
+             f"{a} -> {b}": _cell(r, a, b)}
+            for r in df.to_dict("records")]  # fmt: skip
+    out = pd.DataFrame(rows)
+    if out["group"].nunique() == 1:
+        return out.drop(columns="group").set_index("key")
+    return out.set_index(["group", "key"])

@@ -1,5 +1,5 @@
-"""Reading the ``evaluate`` command's outputs (scorings): cross-validated targets, tables,
-paired gains between scorings, per-group means.
+"""Reading the ``evaluate`` command's outputs (scorings): tables side by side, paired gains
+between scorings, per-group means. The targets are checked by :mod:`.targets`.
 """
 
 from __future__ import annotations
@@ -11,19 +11,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .study import CV_TARGETS, HIGHER_IS_BETTER, _name, target_name
+from papseg_utils.metrics.catalog import (
+    SCORING_COLUMNS,
+    SUMMARY_COLUMNS,
+    check_columns,
+    metric_label,
+    metric_values,
+)
+
+from .study import unique_names
+from .targets import CV_TARGETS
+
+#: The rows of :func:`scoring_means` and :func:`scoring_table`: the targets' (taxonomy, class,
+#: metric, statistic), without the goals.
+TARGET_ROWS: tuple[tuple[str, str, str, str], ...] = tuple(t[:4] for t in CV_TARGETS)
+#: What :func:`paired_gains` compares by default: (taxonomy, class, metric).
+GAIN_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("herlev3", "nucleus", "dice"),
+    ("herlev3", "cytoplasm", "dice"),
+    ("herlev3", "nucleus", "hd95"),
+    ("paper_cells", "healthy", "dice"),
+    ("paper_cells", "unhealthy", "dice"),
+)
 
 
 def scoring_means(
     summaries: dict[str, pd.DataFrame],
-    rows: Sequence[tuple[str, str, str, str]] = (
-        ("herlev3", "nucleus", "dice", "mean"),
-        ("herlev3", "cytoplasm", "dice", "mean"),
-        ("herlev3", "macro", "iou", "mean"),
-        ("herlev3", "nucleus", "hd95", "median"),
-        ("paper_cells", "healthy", "dice", "mean"),
-        ("paper_cells", "unhealthy", "dice", "mean"),
-    ),  # fmt: skip
+    rows: Sequence[tuple[str, str, str, str]] = TARGET_ROWS,
     digits: int = 3,
 ) -> pd.DataFrame:
     """Scorings side by side as numbers: one column per scoring, one row per target.
@@ -33,7 +47,7 @@ def scoring_means(
     the row (e.g. no image head: no healthy/unhealthy cells). Intervals are
     left out to keep the table narrow; :func:`scoring_table` has them.
     """
-    index = [f"{cls} {_name(metric)} ({stat})" for _, cls, metric, stat in rows]
+    index = [f"{cls} {metric_label(metric)} ({stat})" for _, cls, metric, stat in rows]
     out = {}
     for name, summ in summaries.items():
         s = summ.set_index(["scheme", "class", "metric"])
@@ -59,7 +73,11 @@ class Scoring:
 
 
 def load_scoring(folder: str | Path) -> Scoring:
-    """Read ``per_image.csv`` (or ``.csv.gz``), ``summary.csv``, ``image_labels.csv`` and ``scoring.json``."""
+    """Read ``per_image.csv`` (or ``.csv.gz``), ``summary.csv``, ``image_labels.csv`` and ``scoring.json``.
+
+    ``ValueError`` naming the file when a table lacks a column of
+    :data:`~papseg_utils.metrics.catalog.SCORING_COLUMNS` or ``SUMMARY_COLUMNS``.
+    """
     import json
 
     from papseg_utils.book.profiles import project_file
@@ -76,49 +94,19 @@ def load_scoring(folder: str | Path) -> Scoring:
     labels = folder / "image_labels.csv"
     record = folder / "scoring.json"
     return Scoring(
-        pd.read_csv(per_image),
-        pd.read_csv(folder / "summary.csv"),
+        check_columns(pd.read_csv(per_image), SCORING_COLUMNS, str(per_image)),
+        check_columns(
+            pd.read_csv(folder / "summary.csv"), SUMMARY_COLUMNS, str(folder / "summary.csv")
+        ),
         pd.read_csv(labels) if labels.is_file() else None,
         json.loads(record.read_text()) if record.is_file() else {},
         folder,
     )
 
 
-def cv_targets(summary: pd.DataFrame, targets=CV_TARGETS) -> pd.DataFrame:
-    """Each target with the measured value, its bootstrap 95 % interval (means only), goal and gap.
-
-    ``summary`` is an evaluate ``summary.csv``; ``targets`` default to the project's
-    (:data:`papseg_utils.results.study.CV_TARGETS`, HD95 in px).
-    """
-    rows = []
-    s = summary.set_index(["scheme", "class", "metric"])
-    for scheme, cls, metric, stat, goal in targets:
-        key = (scheme, cls, metric)
-        if key not in s.index:
-            rows.append({"taxonomy": scheme, "target": f"{target_name(cls, metric)} ({stat})", "value": np.nan,
-                         "low": np.nan, "high": np.nan, "goal": goal, "met": False, "gap": np.nan})  # fmt: skip
-            continue
-        r = s.loc[key]
-        value = float(r[stat])
-        low, high = (float(r["low"]), float(r["high"])) if stat == "mean" else (np.nan, np.nan)
-        higher = metric in HIGHER_IS_BETTER
-        met = value >= goal if higher else value <= goal
-        rows.append({"taxonomy": scheme, "target": f"{target_name(cls, metric)} ({stat})", "value": value,
-                     "low": low, "high": high, "goal": goal, "met": bool(met),
-                     "gap": value - goal if higher else goal - value})  # fmt: skip
-    return pd.DataFrame(rows)
-
-
 def scoring_table(
     summaries: dict[str, pd.DataFrame],
-    rows: Sequence[tuple[str, str, str]] = (
-        ("herlev3", "nucleus", "dice"),
-        ("herlev3", "cytoplasm", "dice"),
-        ("herlev3", "macro", "iou"),
-        ("herlev3", "nucleus", "hd95"),
-        ("paper_cells", "healthy", "dice"),
-        ("paper_cells", "unhealthy", "dice"),
-    ),  # fmt: skip
+    rows: Sequence[tuple[str, str, str]] = tuple(r[:3] for r in TARGET_ROWS),
 ) -> pd.DataFrame:
     """One column per scoring (``{label: summary}``), one row per (taxonomy, class, metric):
     ``mean [low, high]`` per image; HD95 rows add the median."""
@@ -137,7 +125,7 @@ def scoring_table(
             col.append(text)
         out[name] = col
     index = pd.MultiIndex.from_tuples(
-        [(t, c, _name(m) + (" (px)" if m == "hd95" else "")) for t, c, m in rows],
+        [(t, c, metric_label(m) + (" (px)" if m == "hd95" else "")) for t, c, m in rows],
         names=["taxonomy", "class", "metric"],
     )
     return pd.DataFrame(out, index=index)
@@ -146,53 +134,33 @@ def scoring_table(
 def paired_gains(
     tables: dict[str, pd.DataFrame],
     pairs: Sequence[tuple[str, str, str]],
-    keys: Sequence[tuple[str, str, str]] = (
-        ("herlev3", "nucleus", "dice"),
-        ("herlev3", "cytoplasm", "dice"),
-        ("herlev3", "nucleus", "hd95"),
-        ("paper_cells", "healthy", "dice"),
-        ("paper_cells", "unhealthy", "dice"),
-    ),  # fmt: skip
+    keys: Sequence[tuple[str, str, str]] = GAIN_KEYS,
     n_boot: int = 2000,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Paired gains ``B - A`` on the images both scored, for each ``(name, A, B)`` of ``pairs``.
 
-    ``tables`` maps a label to a per-image table of the evaluate command.
-    Columns: the mean difference with its bootstrap 95 % interval over images,
-    the median difference, the Wilcoxon signed-rank p-value and its Holm
-    correction over all rows. A pair whose tables lack a key is skipped.
+    ``tables`` maps a label to a per-image table of the evaluate command. Each pair and key
+    selects the two scorings' values per image and hands them to
+    :func:`papseg_utils.metrics.stats.paired_differences`. Columns: ``comparison``,
+    ``taxonomy``, ``class``, ``metric``, then ``n`` images, ``mean_a``, ``mean_b`` (on those
+    images), ``mean_diff`` with its bootstrap 95 % interval ``low``, ``high``,
+    ``median_diff``, ``rank_biserial``, the Wilcoxon ``p_value`` and ``p_holm`` (Holm over
+    all rows). A pair whose tables lack a key is skipped.
     """
-    from ..metrics.stats import holm, paired_test
+    from papseg_utils.metrics.stats import paired_differences
 
-    rows = []
-    rng = np.random.default_rng(seed)
+    unique_names(pairs)
+    frames = []
     for name, a, b in pairs:
         for scheme, cls, metric in keys:
-            vals = []
-            for lab in (a, b):
-                t = tables[lab]
-                sel = t[(t.scheme == scheme) & (t["class"] == cls) & (t.metric == metric)]
-                vals.append(sel.set_index("image")["value"])
-            joined = pd.concat(vals, axis=1, keys=["a", "b"], join="inner").dropna()
-            if joined.empty:
-                continue
-            d = (joined["b"] - joined["a"]).to_numpy()
-            boots = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
-            lo, hi = np.quantile(boots, [0.025, 0.975])
-            test = paired_test(
-                joined["a"].to_numpy(), joined["b"].to_numpy(), n_boot=200, seed=seed
-            )
-            rows.append({"comparison": name, "taxonomy": scheme, "class": cls, "metric": metric,
-                         "n": int(d.size), "mean_a": float(joined["a"].mean()),
-                         "mean_b": float(joined["b"].mean()), "mean_diff": float(d.mean()),
-                         "low": float(lo), "high": float(hi), "median_diff": float(np.median(d)),
-                         "p_value": test.p_value})  # fmt: skip
-    columns = ["comparison", "taxonomy", "class", "metric", "n", "mean_a", "mean_b", "mean_diff",
-               "low", "high", "median_diff", "p_value"]  # fmt: skip
-    out = pd.DataFrame(rows, columns=columns)
-    out["p_holm"] = holm(out["p_value"].fillna(1.0).to_numpy()) if len(out) else []
-    return out
+            va, vb = (metric_values(tables[lab], cls, metric, scheme) for lab in (a, b))
+            joined = pd.concat([va, vb], axis=1, keys=["a", "b"], join="inner")
+            frames.append(joined.assign(comparison=name, taxonomy=scheme, metric=metric,
+                                        **{"class": cls}))  # fmt: skip
+    values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["a", "b"])
+    by = ["comparison", "taxonomy", "class", "metric"]
+    return paired_differences(values, by, n_boot=n_boot, seed=seed)
 
 
 def by_group(

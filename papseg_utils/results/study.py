@@ -1,5 +1,7 @@
 """Study tables (see :mod:`papseg_utils.book.study`): loading, selecting, leaderboards, paired tests.
 
+The targets the runs are checked against live in :mod:`papseg_utils.results.targets`.
+
 A study folder holds ``runs.csv`` (one row per run), ``results.csv`` (one row per run x class x
 metric x aggregation, with bootstrap 95 % intervals over images) and ``per_image.csv.gz`` (one
 row per run x image x class x metric).
@@ -14,42 +16,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-#: Metrics where larger is better (the others are distances: smaller is better).
-HIGHER_IS_BETTER = {"dice", "iou", "precision", "recall", "nsd", "bf1"}
-#: The project's quality targets on Herlev: per-image statistics of a five-fold
-#: cross-validation, as ``(taxonomy, class, metric, statistic, goal)``. ``macro`` is the mean over
-#: the foreground classes of each image (cytoplasm and nucleus); HD95 is in px. The one source of
-#: these numbers: :func:`target_check`, :func:`papseg_utils.results.cv_targets` and
-#: :func:`targets_text` read them from here.
-CV_TARGETS: tuple[tuple[str, str, str, str, float], ...] = (
-    ("herlev3", "nucleus", "dice", "mean", 0.955),
-    ("herlev3", "cytoplasm", "dice", "mean", 0.88),
-    ("herlev3", "macro", "iou", "mean", 0.85),
-    ("herlev3", "nucleus", "hd95", "median", 2.0),
-    ("paper_cells", "healthy", "dice", "mean", 0.90),
-    ("paper_cells", "unhealthy", "dice", "mean", 0.90),
-)
-#: Display names of the metrics in figures.
-METRIC_NAMES = {"dice": "Dice", "iou": "IoU", "hd95": "HD95", "hd": "HD", "assd": "ASSD",
-                "nsd": "surface Dice (NSD)", "bf1": "boundary F1", "precision": "precision",
-                "recall": "recall"}  # fmt: skip
+from papseg_utils.metrics.catalog import higher_is_better
 
 
-def _name(metric: str) -> str:
-    return METRIC_NAMES.get(metric, metric)
+def _family(architecture: str) -> str:
+    """``"cnn"``, ``"transformer"`` or ``"hybrid"``, from the model registry (raises for an unknown name)."""
+    from papseg_utils.models import architecture_family
 
-
-FAMILY = {
-    "unet": "cnn",
-    "unetplusplus": "cnn",
-    "attention_unet": "cnn",
-    "deeplabv3plus": "cnn",
-    "fpn": "cnn",
-    "segformer": "transformer",
-    "pvt_fpn": "transformer",
-    "transunet": "hybrid",
-    "unetr": "hybrid",
-}
+    return architecture_family(architecture)
 
 
 @dataclass
@@ -82,7 +56,7 @@ def load_study(folder: str | Path) -> StudyTables:
         )
     results = pd.read_csv(folder / "results.csv")
     if "architecture" in results:
-        results["family"] = results["architecture"].map(FAMILY).fillna("other")
+        results["family"] = [_family(a) for a in results["architecture"]]
     return StudyTables(
         runs=pd.read_csv(folder / "runs.csv"),
         results=results,
@@ -146,16 +120,17 @@ def leaderboard(
     rows = []
     for run_id, grp in sub.groupby("run_id", sort=False):
         first = grp.iloc[0]
-        row = {"run": label(first), "family": FAMILY.get(first["architecture"], "other")}
+        row = {"run": label(first), "family": _family(first["architecture"])}
         for key in ("scheme", "augmentation", "data_fraction", "seed"):
             if key in grp:
                 row[key] = first[key]
         for rec in grp.to_dict("records"):
             key = f"{rec['class']} {rec['metric']}"
-            row[key] = _fmt(rec["value"], rec["ci_low"], rec["ci_high"], rec["metric"])
+            digits = 3 if higher_is_better(rec["metric"]) else 2
+            row[key] = _fmt(rec["value"], rec["ci_low"], rec["ci_high"], digits)
             if rec["unit"] == "um" and spacing_um:
                 lo, mid, hi = (rec[k] / spacing_um for k in ("ci_low", "value", "ci_high"))
-                row[f"{key} (px)"] = _fmt(mid, lo, hi, "px")
+                row[f"{key} (px)"] = _fmt(mid, lo, hi, 2)
         dice = grp[grp.metric == "dice"]["value"]
         row["_sort"] = dice.mean() if len(dice) else np.nan
         row["run_id"] = run_id
@@ -164,8 +139,8 @@ def leaderboard(
     return table.set_index("run").reset_index()
 
 
-def _fmt(value: float, low: float, high: float, metric: str) -> str:
-    digits = 3 if metric in HIGHER_IS_BETTER else 2
+def _fmt(value: float, low: float, high: float, digits: int) -> str:
+    """``"0.912 [0.900, 0.925]"`` with ``digits`` decimals; the value alone without an interval."""
     if np.isnan(low) or np.isnan(high):
         return f"{value:.{digits}f}"
     return f"{value:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
@@ -268,18 +243,24 @@ def paired_comparisons(
     pairs: Sequence[tuple[str, dict, dict]],
     metrics: Sequence[str] = ("dice",),
     classes: Sequence[str] | None = None,
+    n_boot: int = 2000,
+    seed: int = 0,
 ) -> pd.DataFrame:
-    """Wilcoxon signed-rank tests of B vs A on the same test images, Holm-corrected.
+    """Paired comparisons of B against A on the same test images, Holm-corrected over all rows.
 
     ``pairs`` holds ``(name, where_a, where_b)``: each ``where`` selects runs
     (e.g. ``{"pretrained": "none", "data_fraction": 0.1}``); several runs (seeds)
-    are averaged per image first. Returns one row per pair x class x metric with
-    the median difference (B - A) and its 95 % CI, the rank-biserial effect size,
-    n images, p and the Holm-adjusted p over all rows.
+    are averaged per image first (:func:`per_image_values`). Returns one row per pair x class
+    x metric: ``comparison``, ``class``, ``metric``, then the columns of
+    :func:`papseg_utils.metrics.stats.paired_differences` (``n`` images both selections
+    scored, ``mean_a``, ``mean_b``, ``mean_diff`` = B - A with its bootstrap 95 % interval
+    ``low``, ``high``, ``median_diff``, ``rank_biserial``, ``p_value``, ``p_holm``), and
+    ``runs_a``, ``runs_b``: how many runs each side averages.
     """
-    from ..metrics.stats import holm, paired_test
+    from papseg_utils.metrics.stats import paired_differences
 
-    rows = []
+    unique_names(pairs)
+    frames, runs = [], {}
     for name, where_a, where_b in pairs:
         runs_a = select(tables.results, **where_a)["run_id"].unique()
         runs_b = select(tables.results, **where_b)["run_id"].unique()
@@ -287,131 +268,28 @@ def paired_comparisons(
             raise ValueError(
                 f"comparison {name!r}: no run matches {where_a if not len(runs_a) else where_b}"
             )
+        runs[name] = (len(runs_a), len(runs_b))
         scheme_classes = select(tables.results, run_id=list(runs_a))["class"].unique()
         for cls in classes or scheme_classes:
             for metric in metrics:
                 a = per_image_values(tables.per_image, runs_a, metric, cls)
                 b = per_image_values(tables.per_image, runs_b, metric, cls)
                 common = a.index.intersection(b.index)
-                res = paired_test(b[common].to_numpy(), a[common].to_numpy())  # B - A
-                rows.append(
-                    {
-                        "comparison": name,
-                        "class": cls,
-                        "metric": metric,
-                        "n_images": res.n,
-                        "mean_a": float(a[common].mean()),
-                        "mean_b": float(b[common].mean()),
-                        "median_diff": res.median_diff,
-                        "diff_ci_low": res.ci_low,
-                        "diff_ci_high": res.ci_high,
-                        "rank_biserial": res.rank_biserial,
-                        "p_value": res.p_value,
-                        "runs_a": len(runs_a),
-                        "runs_b": len(runs_b),
-                    }
-                )
-    out = pd.DataFrame(rows)
-    if len(out):
-        out["p_holm"] = holm(out["p_value"].to_numpy())
+                frames.append(pd.DataFrame({"comparison": name, "class": cls, "metric": metric,
+                                            "a": a[common], "b": b[common]}))  # fmt: skip
+    values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["a", "b"])
+    out = paired_differences(values, ["comparison", "class", "metric"], n_boot, seed=seed)
+    out["runs_a"] = [runs[c][0] for c in out["comparison"]]
+    out["runs_b"] = [runs[c][1] for c in out["comparison"]]
     return out
 
 
-def target_name(cls: str, metric: str) -> str:
-    """How a target is named in tables: ``"nucleus Dice"``; ``macro`` is the foreground mean."""
-    if cls == "macro":
-        return f"foreground mean {_name(metric)}"
-    return f"{cls} {_name(metric)}"
-
-
-def targets_text(targets: Sequence[tuple[str, str, str, str, float]] | None = None) -> str:
-    """The targets as one line of text, e.g. ``"herlev3: nucleus Dice (mean) >= 0.955, ..."``.
-
-    Written from :data:`CV_TARGETS` (the default), so that a page or a README
-    that prints it quotes the numbers the checks use. Distances are in px.
-    """
-    parts: dict[str, list[str]] = {}
-    for scheme, cls, metric, stat, goal in CV_TARGETS if targets is None else targets:
-        sign = ">=" if metric in HIGHER_IS_BETTER else "<="
-        unit = "" if metric in HIGHER_IS_BETTER else " px"
-        parts.setdefault(scheme, []).append(
-            f"{target_name(cls, metric)} ({stat}) {sign} {goal:g}{unit}"
-        )
-    return "; ".join(f"{scheme}: {', '.join(p)}" for scheme, p in parts.items())
-
-
-def target_check(
-    results: pd.DataFrame,
-    aggregation: str = "image-mean",
-    per_image: pd.DataFrame | None = None,
-    spacing_um: float | None = None,
-    **where,
-) -> pd.DataFrame:
-    """The project's targets (:data:`CV_TARGETS`) against one or more runs of a study.
-
-    ``results`` is a study's ``results.csv``; ``aggregation`` is ``"image-mean"``
-    (mean over test images) or ``"micro"`` (pixel counts pooled over images).
-    The targets on means are checked for the schemes the runs were scored in;
-    ``macro`` (the foreground mean) is the mean of the class values (for
-    ``herlev3``: cytoplasm and nucleus). A median target (nucleus HD95, in px)
-    needs the per-image values: give the study's ``per_image`` table and, for
-    distances stored in um, the pixel size ``spacing_um``; it is left out under
-    ``"micro"``, which has no median. Columns: ``run, run_id, aggregation,
-    target, statistic, value, goal, met``.
-    """
-    sub = select(results, aggregation=aggregation, **where)
-    rows = []
-    for run_id, grp in sub.groupby("run_id", sort=False):
-        first = grp.iloc[0]
-        scheme = first.get("scheme", "herlev3")
-        val = grp.set_index(["class", "metric"])["value"]
-        classes = sorted(set(grp["class"]))
-        for t_scheme, cls, metric, stat, goal in CV_TARGETS:
-            if t_scheme != scheme:
-                continue
-            if stat == "mean":
-                if cls == "macro":
-                    got = float(np.mean([val.get((c, metric), np.nan) for c in classes]))
-                else:
-                    got = float(val.get((cls, metric), np.nan))
-            elif stat == "median" and per_image is not None and aggregation == "image-mean":
-                got = _median_px(per_image, run_id, cls, metric, spacing_um)
-            else:
-                continue
-            higher = metric in HIGHER_IS_BETTER
-            rows.append(
-                {
-                    "run": label(first),
-                    "run_id": run_id,
-                    "aggregation": aggregation,
-                    "target": target_name(cls, metric) + ("" if higher else " (px)"),
-                    "statistic": stat if aggregation == "image-mean" else "pooled",
-                    "value": got,
-                    "goal": goal,
-                    "met": bool(got >= goal if higher else got <= goal),
-                }
-            )
-    columns = ["run", "run_id", "aggregation", "target", "statistic", "value", "goal", "met"]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _median_px(
-    per_image: pd.DataFrame, run_id: str, cls: str, metric: str, spacing_um: float | None
-) -> float:
-    """Median over images of one run's ``metric`` for ``cls``, in px (um divided by ``spacing_um``)."""
-    sel = per_image[
-        (per_image["run_id"] == run_id)
-        & (per_image["class"] == cls)
-        & (per_image["metric"] == metric)
-    ].dropna(subset=["value"])
-    if sel.empty:
-        return np.nan
-    values = sel["value"].to_numpy(dtype=float)
-    if (sel["unit"] == "um").any():
-        if not spacing_um:
-            raise ValueError(f"{metric} of {run_id} is in um: give spacing_um to compare with px")
-        values = values / spacing_um
-    return float(np.median(values))
+def unique_names(pairs: Sequence[tuple]) -> None:
+    """``ValueError`` when two comparisons of ``pairs`` (``(name, ...)`` tuples) share a name."""
+    names = [p[0] for p in pairs]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"comparison names must be unique; given more than once: {twice}")
 
 
 def metric_correlation(
@@ -437,7 +315,7 @@ def best_run(results: pd.DataFrame, metric: str = "dice", **where) -> pd.Series:
     if sub.empty:
         raise ValueError(f"no run matches {where}")
     scores = sub.groupby("run_id")["value"].mean()
-    best = scores.idxmax() if metric in HIGHER_IS_BETTER else scores.idxmin()
+    best = scores.idxmax() if higher_is_better(metric) else scores.idxmin()
     return sub[sub["run_id"] == best].iloc[0]
 
 

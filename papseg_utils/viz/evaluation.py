@@ -16,20 +16,9 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from papseg_utils.labels import LabelScheme, condition_colours, get_scheme
+from papseg_utils.metrics.catalog import headline_metrics, higher_is_better, metric_label
 from papseg_utils.metrics.per_image import average, score_images
 from papseg_utils.viz.boundaries import _axes, _disc, plot_contour_comparison
-
-METRIC_LABELS: dict[str, str] = {
-    "dice": "Dice",
-    "iou": "IoU",
-    "precision": "precision",
-    "recall": "recall",
-    "hd95": "HD95",
-    "hd": "HD (max)",
-    "assd": "ASSD",
-    "nsd": "normalised surface Dice",
-    "bf1": "boundary F1",
-}
 
 
 def plot_confusion(
@@ -72,7 +61,7 @@ def plot_confusion(
 def plot_metric_distributions(
     df: pd.DataFrame,
     scheme: LabelScheme | str,
-    metrics: Sequence[str] = ("dice", "iou", "hd95"),
+    metrics: Sequence[str] = headline_metrics(),
     kind: str = "box",
     axes=None,
     title: str | None = None,
@@ -122,12 +111,9 @@ def plot_metric_distributions(
             [f"{scheme.label(scheme.ids[c])}\nn={counts.get(c, 0)}" for c in order],
         )
         ax.set_xlabel("")
-        ax.set_ylabel(
-            f"{METRIC_LABELS.get(metric, metric)} ({unit})"
-            if unit != "fraction"
-            else METRIC_LABELS.get(metric, metric)
-        )
-        ax.set_title(METRIC_LABELS.get(metric, metric))
+        name = metric_label(metric)
+        ax.set_ylabel(f"{name} ({unit})" if unit != "fraction" else name)
+        ax.set_title(name)
     fig.suptitle(title or "Per-image metrics by class")
     return fig
 
@@ -154,7 +140,7 @@ def worst_cases(
         sub = sub[sub["class"] == cls]
     if not with_empty:
         sub = sub[sub["empty_case"] == "none"]
-    ascending = metric not in ("hd95", "hd", "assd")
+    ascending = higher_is_better(metric)  # worst first: the smallest score, the largest distance
     return sub.sort_values("value", ascending=ascending, kind="stable").head(n)
 
 
@@ -233,7 +219,7 @@ def plot_worst_cases(
         gridspec_kw={"left": 0.01, "right": 0.99, "wspace": 0.06, "hspace": 0.32 / 1.6,
                      "top": 1 - top / height, "bottom": bottom / height},
     )  # fmt: skip
-    label = METRIC_LABELS.get(metric, metric)
+    label = metric_label(metric)
     for row, (k, (_, r)) in zip(axes, enumerate(worst.iterrows()), strict=False):
         img, truth, pred = get(images, r["image"]), get(masks, r["image"]), get(preds, r["image"])
         row[0].imshow(img)

@@ -1,0 +1,205 @@
+"""The metric catalogue and the columns of the tables the metrics fill: one place for both.
+
+Every fact about a metric lives in its :class:`Metric` record in :data:`CATALOGUE`: its name in
+the tables, its label in figures, its unit, which direction is better, how it is computed and
+whether the evaluate command's summary reports it. The tables, plots, targets and chapters read
+these records through the helpers below (:func:`metric_label`, :func:`higher_is_better`,
+:func:`metric_names`, :func:`summary_metrics`) instead of keeping their own lists.
+
+How :func:`papseg_utils.metrics.score_images` uses ``kind``
+---------------------------------------------------------
+``"overlap"``
+    ``compute(tp, fp, fn)`` on the pixel counts of every class at once ((C,) float64 arrays in,
+    (C,) float64 out, NaN for a zero denominator). Unit ``fraction``.
+``"distance"``
+    ``compute(distances, tolerance)`` on the :class:`~papseg_utils.metrics.surface.SurfaceDistances`
+    of one image and class, a float in px (um with a pixel size). When one mask is empty it is
+    the penalty distance (``"penalty"`` policy) or NaN (``"nan"``).
+``"boundary"``
+    ``compute(distances, tolerance)`` like a distance, but a fraction in [0, 1] where 1 is
+    best; 0 when one mask is empty (``"penalty"``) or NaN (``"nan"``).
+``"count"``
+    the pixel counts ``tp``, ``fp``, ``fn`` of :func:`~papseg_utils.metrics.class_counts`
+    (``compute`` is None). Unit ``count``; used by micro averaging, never summarised.
+
+Adding a metric is one record here plus its function (see ``docs/DEVELOPING.md``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from papseg_utils.metrics.overlap import (
+    dice_from_counts,
+    iou_from_counts,
+    precision_from_counts,
+    recall_from_counts,
+)
+from papseg_utils.metrics.surface import SurfaceDistances
+
+KINDS: tuple[str, ...] = ("overlap", "distance", "boundary", "count")
+_UNITS = {"overlap": "fraction", "distance": "distance", "boundary": "fraction", "count": "count"}
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric of the per-image table.
+
+    Attributes
+    ----------
+    name : its name in the tables' ``metric`` column (``"dice"``).
+    label : how figures and table rows name it (``"Dice"``).
+    kind : ``"overlap"``, ``"distance"``, ``"boundary"`` or ``"count"`` (module docstring).
+    higher_is_better : True for scores, False for distances, None for pixel counts.
+    in_summary : whether the evaluate command's ``summary.csv`` reports it.
+    headline : whether tables and figures show it when no metric is named (Dice, IoU, HD95).
+    compute : the function that computes it (signature by ``kind``; None for counts).
+    """
+
+    name: str
+    label: str
+    kind: str
+    higher_is_better: bool | None
+    in_summary: bool
+    headline: bool
+    compute: Callable | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"metric {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+
+    @property
+    def unit(self) -> str:
+        """``"fraction"``, ``"count"`` or ``"distance"`` (px, or um when a pixel size is given)."""
+        return _UNITS[self.kind]
+
+
+def _hd95(d: SurfaceDistances, tolerance: float) -> float:
+    return d.hd95()
+
+
+def _hd(d: SurfaceDistances, tolerance: float) -> float:
+    return d.hd()
+
+
+def _assd(d: SurfaceDistances, tolerance: float) -> float:
+    return d.assd()
+
+
+def _nsd(d: SurfaceDistances, tolerance: float) -> float:
+    return d.nsd(tolerance)
+
+
+def _bf1(d: SurfaceDistances, tolerance: float) -> float:
+    return d.bf1(tolerance)
+
+
+#: Every metric :func:`papseg_utils.metrics.score_images` produces, in the order of its rows.
+CATALOGUE: tuple[Metric, ...] = (
+    # name, label, kind, higher is better, in the summary, headline, compute
+    Metric("dice", "Dice", "overlap", True, True, True, dice_from_counts),
+    Metric("iou", "IoU", "overlap", True, True, True, iou_from_counts),
+    Metric("precision", "precision", "overlap", True, False, False, precision_from_counts),
+    Metric("recall", "recall", "overlap", True, False, False, recall_from_counts),
+    Metric("hd95", "HD95", "distance", False, True, True, _hd95),
+    Metric("hd", "HD (max)", "distance", False, False, False, _hd),
+    Metric("assd", "ASSD", "distance", False, False, False, _assd),
+    Metric("nsd", "surface Dice (NSD)", "boundary", True, True, False, _nsd),
+    Metric("bf1", "boundary F1", "boundary", True, True, False, _bf1),
+    Metric("tp", "true positive px", "count", None, False, False),
+    Metric("fp", "false positive px", "count", None, False, False),
+    Metric("fn", "false negative px", "count", None, False, False),
+)
+
+
+def entries(*kinds: str) -> tuple[Metric, ...]:
+    """The records of the given kinds (all when none is given), in catalogue order."""
+    for k in kinds:
+        if k not in KINDS:
+            raise ValueError(f"kind {k!r} is not one of {KINDS}")
+    return tuple(m for m in CATALOGUE if not kinds or m.kind in kinds)
+
+
+def metric_names(*kinds: str) -> tuple[str, ...]:
+    """Names of the metrics of the given kinds (all when none is given), in catalogue order."""
+    return tuple(m.name for m in entries(*kinds))
+
+
+def metric(name: str) -> Metric:
+    """The catalogue record of ``name``; ``ValueError`` listing the known names otherwise."""
+    for m in CATALOGUE:
+        if m.name == name:
+            return m
+    raise ValueError(
+        f"unknown metric {name!r}; the catalogue (papseg_utils.metrics.catalog) has "
+        f"{list(metric_names())}: add a Metric record there for a new one"
+    )
+
+
+def metric_label(name: str) -> str:
+    """How figures and tables name ``name``: ``metric_label("hd95") == "HD95"``."""
+    return metric(name).label
+
+
+def higher_is_better(name: str) -> bool:
+    """True for scores (Dice, NSD...), False for distances; ``ValueError`` for a pixel count."""
+    better = metric(name).higher_is_better
+    if better is None:
+        raise ValueError(f"{name!r} is a pixel count: neither direction is better")
+    return better
+
+
+def headline_metrics() -> tuple[str, ...]:
+    """What tables and figures show when no metric is named: ``("dice", "iou", "hd95")``."""
+    return tuple(m.name for m in CATALOGUE if m.headline)
+
+
+def summary_metrics() -> tuple[str, ...]:
+    """The metrics the evaluate command's summary reports: ``("dice", "iou", "hd95", "nsd", "bf1")``."""
+    return tuple(m.name for m in CATALOGUE if m.in_summary)
+
+
+# ------------------------------------------------------------------------ the tables' columns
+
+#: The tidy per-image table of :func:`papseg_utils.metrics.score_images`: one row per image x
+#: class x metric. ``value`` float64 (NaN: not scored), ``unit`` a :attr:`Metric.unit` with
+#: ``"distance"`` written as ``"px"`` or ``"um"``, ``empty_case`` ``"none"``, ``"both_empty"``,
+#: ``"pred_empty"`` or ``"truth_empty"`` (``""`` on the per-image ``macro`` rows of a scoring).
+PER_IMAGE_COLUMNS: tuple[str, ...] = ("image", "class", "metric", "value", "unit", "empty_case")
+#: The evaluate command's ``per_image.csv``: the tidy table plus the taxonomy (``scheme``) and
+#: the index of the member that scored the image (``fold``, int; ``-1`` for an ensemble).
+SCORING_COLUMNS: tuple[str, ...] = (*PER_IMAGE_COLUMNS, "scheme", "fold")
+#: The evaluate command's ``summary.csv`` (:func:`papseg_utils.evaluate.summary`): per scheme,
+#: class and metric the per-image ``mean`` with its bootstrap 95 % interval (``low``,
+#: ``high``), the ``median``, the pooled ``micro`` value (overlap metrics only, else NaN), the
+#: ``unit``, ``n`` images with a value and ``n_nan`` without.
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "scheme", "class", "metric", "mean", "low", "high", "median", "micro", "unit", "n", "n_nan",
+)  # fmt: skip
+
+
+def check_columns(table: pd.DataFrame, columns: Sequence[str], source: str) -> pd.DataFrame:
+    """``table`` unchanged if it has every one of ``columns``; else ``ValueError`` naming ``source``."""
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise ValueError(
+            f"{source}: missing column(s) {missing} (has {list(table.columns)}); expected the "
+            "table papseg_utils.metrics.score_images or the evaluate command writes"
+        )
+    return table
+
+
+def metric_values(
+    table: pd.DataFrame, cls: str, metric_name: str, scheme: str | None = None
+) -> pd.Series:
+    """``image -> value`` (float64) of one class and metric (and scheme) of a per-image table.
+
+    NaN values are kept (drop them pairwise where two tables are compared).
+    """
+    keep = (table["class"] == cls) & (table["metric"] == metric_name)
+    if scheme is not None:
+        keep &= table["scheme"] == scheme
+    return table.loc[keep].set_index("image")["value"]
