@@ -15,9 +15,9 @@ from papseg_utils.metrics.catalog import (
     check_columns,
     headline_metrics,
     higher_is_better,
-    metric,
     metric_label,
     metric_names,
+    metric_record,
     metric_values,
     summary_metrics,
 )
@@ -51,12 +51,12 @@ def test_helpers_read_the_records():
     with pytest.raises(ValueError, match="pixel count"):
         higher_is_better("tp")
     with pytest.raises(ValueError, match=r"unknown metric 'dsc'.*'dice'"):
-        metric("dsc")
+        metric_record("dsc")
     assert summary_metrics() == ("dice", "iou", "hd95", "nsd", "bf1")
     assert headline_metrics() == ("dice", "iou", "hd95")
     assert metric_names("distance") == ("hd95", "hd", "assd")
     assert metric_names("count") == ("tp", "fp", "fn")
-    assert metric("nsd").unit == "fraction" and metric("hd").unit == "distance"
+    assert metric_record("nsd").unit == "fraction" and metric_record("hd").unit == "distance"
     with pytest.raises(ValueError, match="kind"):
         Metric("x", "X", "area", True, False, False)
 

@@ -128,7 +128,7 @@ def metric_names(*kinds: str) -> tuple[str, ...]:
     return tuple(m.name for m in entries(*kinds))
 
 
-def metric(name: str) -> Metric:
+def metric_record(name: str) -> Metric:
     """The catalogue record of ``name``; ``ValueError`` listing the known names otherwise."""
     for m in CATALOGUE:
         if m.name == name:
@@ -141,12 +141,12 @@ def metric(name: str) -> Metric:
 
 def metric_label(name: str) -> str:
     """How figures and tables name ``name``: ``metric_label("hd95") == "HD95"``."""
-    return metric(name).label
+    return metric_record(name).label
 
 
 def higher_is_better(name: str) -> bool:
     """True for scores (Dice, NSD...), False for distances; ``ValueError`` for a pixel count."""
-    better = metric(name).higher_is_better
+    better = metric_record(name).higher_is_better
     if better is None:
         raise ValueError(f"{name!r} is a pixel count: neither direction is better")
     return better

@@ -1,9 +1,10 @@
 """Uncertainty and comparisons over images: bootstrap CIs, the paired comparison, Holm.
 
 The unit of resampling is the image: images are the independent samples, the
-pixels within one image are not. Every paired comparison of the package (study runs, evaluate
-scorings, the distillation arms, the scale recipes) is :func:`paired_differences` on the
-per-image values of two arms; :func:`paired_test` is its one row.
+pixels within one image are not. Every paired table of the package (study runs, evaluate
+scorings, the distillation arms) is :func:`paired_differences` on the per-image values of two
+arms; :func:`paired_test` is its one row, which the scale recipes' per-group table
+(:func:`papseg_utils.results.scale.compare_by`) calls for each group.
 """
 
 from __future__ import annotations
@@ -212,7 +213,9 @@ def paired_differences(
     by : the group columns; groups keep the order of their first row.
     n_boot, confidence : of the bootstrap intervals.
     seed : seeds one ``numpy.random.default_rng`` that draws the resamples of the groups in
-        turn (a table is reproducible as a whole).
+        turn: the table is reproduced exactly from the same rows, while a group's interval
+        moves a little when other groups are drawn before it (a table of its own gives it
+        other resamples).
 
     Returns
     -------

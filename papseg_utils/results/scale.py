@@ -15,8 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from papseg_utils.metrics.catalog import metric as catalogue_entry
-from papseg_utils.metrics.catalog import metric_values
+from papseg_utils.metrics.catalog import metric_record, metric_values
 
 #: (label, lower, upper]: letterbox factor bins, as in the scale issue's table
 SCALE_BINS: tuple[tuple[str, float, float], ...] = (
@@ -156,7 +155,7 @@ def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucl
 
 def _cell(r: dict, a: str, b: str) -> str:
     """``"A -> B (diff [low, high])"``: 3 digits, 1 for a distance (HD95 in px)."""
-    nd = 1 if catalogue_entry(r["metric"]).kind == "distance" else 3
+    nd = 1 if metric_record(r["metric"]).kind == "distance" else 3
     return (f"{r[a]:.{nd}f} -> {r[b]:.{nd}f} ({r['diff']:+.{nd}f} "
             f"[{r['ci_low']:+.{nd}f}, {r['ci_high']:+.{nd}f}])")  # fmt: skip
 

@@ -16,6 +16,7 @@ from papseg_utils.metrics.catalog import (
     SUMMARY_COLUMNS,
     check_columns,
     metric_label,
+    metric_record,
     metric_values,
 )
 
@@ -109,7 +110,7 @@ def scoring_table(
     rows: Sequence[tuple[str, str, str]] = tuple(r[:3] for r in TARGET_ROWS),
 ) -> pd.DataFrame:
     """One column per scoring (``{label: summary}``), one row per (taxonomy, class, metric):
-    ``mean [low, high]`` per image; HD95 rows add the median."""
+    ``mean [low, high]`` per image; distance rows (HD95, in px) add the median."""
     out = {}
     for name, summ in summaries.items():
         s = summ.set_index(["scheme", "class", "metric"])
@@ -120,15 +121,19 @@ def scoring_table(
                 continue
             r = s.loc[key]
             text = f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
-            if key[2] == "hd95":
+            if _is_distance(key[2]):
                 text += f"; median {r['median']:.2f}"
             col.append(text)
         out[name] = col
     index = pd.MultiIndex.from_tuples(
-        [(t, c, metric_label(m) + (" (px)" if m == "hd95" else "")) for t, c, m in rows],
+        [(t, c, metric_label(m) + (" (px)" if _is_distance(m) else "")) for t, c, m in rows],
         names=["taxonomy", "class", "metric"],
     )
     return pd.DataFrame(out, index=index)
+
+
+def _is_distance(name: str) -> bool:
+    return metric_record(name).kind == "distance"
 
 
 def paired_gains(

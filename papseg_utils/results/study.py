@@ -16,7 +16,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from papseg_utils.metrics.catalog import higher_is_better
+from papseg_utils.metrics.catalog import (
+    PER_IMAGE_COLUMNS,
+    check_columns,
+    headline_metrics,
+    higher_is_better,
+)
 
 
 def _family(architecture: str) -> str:
@@ -60,7 +65,11 @@ def load_study(folder: str | Path) -> StudyTables:
     return StudyTables(
         runs=pd.read_csv(folder / "runs.csv"),
         results=results,
-        per_image=pd.read_csv(folder / "per_image.csv.gz"),
+        per_image=check_columns(
+            pd.read_csv(folder / "per_image.csv.gz"),
+            ("run_id", *PER_IMAGE_COLUMNS),
+            str(folder / "per_image.csv.gz"),
+        ),
         source=folder,
     )
 
@@ -103,7 +112,7 @@ def varying(
 
 def leaderboard(
     results: pd.DataFrame,
-    metrics: Sequence[str] = ("dice", "iou", "hd95"),
+    metrics: Sequence[str] = headline_metrics(),
     spacing_um: float | None = None,
     **where,
 ) -> pd.DataFrame:
