@@ -7,6 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import pytest
 
 from papseg_utils.metrics import confusion_matrix, score_images
@@ -118,3 +119,16 @@ def test_error_grid_puts_two_classes_a_row(pair):
     assert len(shown) == 4 and fig.get_suptitle() == "errors"
     assert shown[0].get_position().y0 > shown[2].get_position().y0  # 2 x 2, not 1 x 4
     plt.close(fig)
+
+
+def test_worst_first_follows_the_catalogue_direction():
+    """The smallest score and the largest distance are the worst; a partial table is refused."""
+    rows = [("a", "nucleus", "dice", 0.9, "fraction", "none"),
+            ("b", "nucleus", "dice", 0.4, "fraction", "none"),
+            ("a", "nucleus", "assd", 1.0, "px", "none"),
+            ("b", "nucleus", "assd", 7.0, "px", "none")]  # fmt: skip
+    df = pd.DataFrame(rows, columns=["image", "class", "metric", "value", "unit", "empty_case"])
+    assert list(worst_cases(df, "dice")["image"]) == ["b", "a"]
+    assert list(worst_cases(df, "assd")["value"]) == [7.0, 1.0]
+    with pytest.raises(ValueError, match="worst_cases: the table: missing column"):
+        worst_cases(df.drop(columns="empty_case"), "dice")

@@ -16,7 +16,13 @@ import seaborn as sns
 from matplotlib.figure import Figure
 
 from papseg_utils.labels import LabelScheme, condition_colours, get_scheme
-from papseg_utils.metrics.catalog import headline_metrics, higher_is_better, metric_label
+from papseg_utils.metrics.catalog import (
+    PER_IMAGE_COLUMNS,
+    check_columns,
+    headline_metrics,
+    higher_is_better,
+    metric_label,
+)
 from papseg_utils.metrics.per_image import average, score_images
 from papseg_utils.viz.boundaries import _axes, _disc, plot_contour_comparison
 
@@ -68,10 +74,11 @@ def plot_metric_distributions(
 ) -> Figure:
     """Per-class box (or violin) plots of per-image metrics from the tidy table.
 
-    Distance metrics are labelled with their unit (px or um). Images with NaN
-    (both masks empty) are left out; the number of values per class is shown
-    in the tick label.
+    ``df`` is a tidy table (:data:`~papseg_utils.metrics.catalog.PER_IMAGE_COLUMNS`). Distance
+    metrics are labelled with their unit (px or um). Images with NaN (both masks empty) are
+    left out; the number of values per class is shown in the tick label.
     """
+    check_columns(df, PER_IMAGE_COLUMNS, "plot_metric_distributions: the table")
     scheme = get_scheme(scheme)
     if axes is None:
         ncols = min(2, len(metrics))  # two a row: legible at the page width
@@ -135,6 +142,7 @@ def worst_cases(
     boundary to look at; :func:`empty_case_counts` counts them.
     Returns rows of the tidy table (image, class, value, unit, empty_case).
     """
+    check_columns(df, PER_IMAGE_COLUMNS, "worst_cases: the table")
     sub = df[(df.metric == metric)].dropna(subset=["value"])
     if cls is not None:
         sub = sub[sub["class"] == cls]
