@@ -105,7 +105,13 @@ def _class_values(
     case: str, overlap: dict[str, float], pc, tc, sp, tolerance: float, pen: float,
     empty_policy: str, surface: bool,
 ) -> dict[str, float]:  # fmt: skip
-    """One class of one image: ``{metric: value}`` of the catalogue's non-count metrics."""
+    """One class of one image: ``{metric: float}`` of the catalogue's non-count metrics.
+
+    ``overlap`` holds the class's overlap values from its counts; ``pc``, ``tc`` are the
+    predicted and true (H, W) bool masks of the class (ignore pixels removed); ``sp`` the
+    (row, col) spacing as a (2,) float64 array or None; ``case`` its empty case; ``pen`` the
+    penalty distance.
+    """
     vals = dict.fromkeys(overlap, np.nan) if case == "both_empty" else dict(overlap)
     if not surface:
         return vals
@@ -121,7 +127,12 @@ def _class_values(
 
 
 def _image_rows(name, pred, mask, scheme, first, sp, opts: dict) -> list[tuple]:
-    """The rows (PER_IMAGE_COLUMNS) of one image: every class from ``first``, every metric."""
+    """The rows (PER_IMAGE_COLUMNS tuples) of one image, every class from ``first``, every metric.
+
+    ``pred``, ``mask``: (H, W) integer labels of ``scheme``; ``sp``: (2,) float64 spacing in um
+    or None (px); ``opts``: ``penalty``, ``tolerance`` (in the output unit), ``empty_policy``,
+    ``surface`` of :func:`score_images`.
+    """
     keep = mask != scheme.ignore_index
     counts = class_counts(confusion_matrix(pred, mask, scheme.num_classes, scheme.ignore_index))
     overlap = overlap_from_counts(counts["tp"], counts["fp"], counts["fn"])
