@@ -148,6 +148,30 @@ def test_a_profile_that_extends_gives_only_what_differs(path):
             assert not same, f"{path.name}: {name} repeats {same} of {own['extends']}"
 
 
+@pytest.mark.parametrize(
+    ("child", "parent", "changed"),
+    [
+        ("herlev-best-gpu", "herlev-best", {"num_epochs": 40, "batch_size": 16}),
+        (
+            "herlev-scale-true-gpu",
+            "herlev-scale-true",
+            {"image_size": 512, "num_epochs": 40, "batch_size": 16},
+        ),
+    ],
+)
+def test_the_gpu_recipes_differ_from_their_cpu_parents_only_in_gpu_sized_keys(
+    child, parent, changed
+):
+    raw = yaml.safe_load((NOTEBOOKS / "profiles" / "06_fine_tuning.yaml").read_text())
+    assert raw[child]["extends"] == parent
+    assert {k: v for k, v in raw[child].items() if k != "extends"} == changed
+    assert set(changed) <= GPU_SIZED
+    gpu = profile_parameters("06_fine_tuning", child, NOTEBOOKS)
+    cpu = profile_parameters("06_fine_tuning", parent, NOTEBOOKS)
+    assert set(gpu) == set(cpu)
+    assert {k for k in gpu if gpu[k] != cpu[k]} == set(changed)
+
+
 def test_the_gpu_recipes_resolve_to_the_recipes_they_were_before_extends():
     """The literal recipes of the profile file before it used ``extends:`` (issue 22)."""
     shared = {
