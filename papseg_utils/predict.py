@@ -123,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _scheme_from_config(config: dict) -> LabelScheme:
+    """The checkpoint's label scheme; older configs without one get ``class_i`` names in
+    the paper's colours (``num_classes`` of them)."""
     if config.get("scheme"):
         return LabelScheme.from_dict(config["scheme"])
     from papseg_utils.labels import PAPER
