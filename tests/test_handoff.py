@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from papseg_utils.book.profiles import load_profile_file
 from papseg_utils.evaluate import ScoringError, load_members, load_run_samples, run_data
 
 REPO = Path(__file__).resolve().parents[1]
@@ -24,7 +24,8 @@ def _defaults(stem: str) -> dict:
 
 
 def _profiles(stem: str) -> dict:
-    data = yaml.safe_load((REPO / "notebooks" / "profiles" / f"{stem}.yaml").read_text())
+    """Every profile of ``stem`` as the runner reads it (``extends:`` resolved)."""
+    data = load_profile_file(REPO / "notebooks" / "profiles" / f"{stem}.yaml")
     return {k: v for k, v in data.items() if k != "depends_on"}
 
 

@@ -18,6 +18,8 @@ import papermill
 import pytest
 import yaml
 
+from papseg_utils.book.profiles import load_profile_file
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 NB_IDS = [p.stem for p in NOTEBOOKS]
@@ -123,9 +125,10 @@ def test_profile_file_keys_are_declared_parameters(path: Path) -> None:
         f"{pfile.name}: unknown keys {recipes}"
     )
     declared = set(papermill.inspect_notebook(str(path)))
+    resolved = load_profile_file(pfile)  # extends: resolved, as the runner reads it
     for profile in [*PROFILES, *recipes]:
-        values = data[profile] or {}
-        assert isinstance(values, dict), f"{pfile.name}: {profile} must be a mapping"
+        assert isinstance(data[profile] or {}, dict), f"{pfile.name}: {profile} must be a mapping"
+        values = resolved[profile]
         undeclared = sorted(set(values) - declared)
         assert not undeclared, (
             f"{pfile.name}: {profile} sets {undeclared}, not in the parameters cell"

@@ -401,12 +401,12 @@ def test_notebook_every_architecture(architecture, tmp_path):
     from pathlib import Path
 
     import papermill as pm
-    import yaml
 
+    from papseg_utils.book.profiles import profile_parameters
     from papseg_utils.models import model_table
 
     repo = Path(__file__).resolve().parents[1]
-    profile = yaml.safe_load((repo / "notebooks/profiles/06_fine_tuning.yaml").read_text())["smoke"]
+    profile = profile_parameters("06_fine_tuning", "smoke", repo / "notebooks")
     table = model_table().set_index("model")
     lite0 = "tf_efficientnet_lite0" in str(table.loc[architecture, "offline"])
     params = {

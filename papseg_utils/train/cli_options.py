@@ -77,11 +77,13 @@ def read_profile(name: str) -> dict[str, Any]:
     """The parameters of profile ``name`` of ``notebooks/profiles/06_fine_tuning.yaml``.
 
     The notebook's profiles are the recipes; the command reads the same file, so
-    a profile trains the same model here and under papermill. Templated paths
+    a profile trains the same model here and under papermill (``extends:`` resolved
+    as for the notebook: :mod:`papseg_utils.book.profile_extends`). Templated paths
     (``output_dir: "{build}/..."``) are left out: pass ``--output-dir``.
     """
     import yaml
 
+    from papseg_utils.book.profile_extends import ProfileExtendsError, resolve_extends
     from papseg_utils.book.runner import repo_root
 
     path = repo_root() / "notebooks" / "profiles" / "06_fine_tuning.yaml"
@@ -92,6 +94,10 @@ def read_profile(name: str) -> dict[str, Any]:
             f"--profile {name}: cannot read {path} ({err.strerror or err}); run from the repository "
             "or set PAPSEG_ROOT to it"
         ) from err
+    try:
+        profiles = resolve_extends(profiles, path)
+    except ProfileExtendsError as err:
+        raise UsageError(f"--profile {name}: {err}") from None
     if name not in profiles:
         raise UsageError(f"--profile {name!r}: no such profile; valid: {', '.join(profiles)}")
     data = {k: v for k, v in profiles[name].items() if not (isinstance(v, str) and "{" in v)}
