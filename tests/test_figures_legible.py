@@ -186,8 +186,8 @@ def _forest():
     from papseg_utils.results import plot_forest
 
     rows = [
-        {"comparison": name, "class": cls, "metric": metric, "median_diff": d,
-         "diff_ci_low": d - 0.02, "diff_ci_high": d + 0.02, "p_holm": 10 ** -k}
+        {"comparison": name, "class": cls, "metric": metric, "mean_diff": d,
+         "low": d - 0.02, "high": d + 0.02, "p_holm": 10 ** -k}
         for k, name in enumerate(["Attention U-Net", "DeepLabV3+", "PVTv2-b0 FPN (scratch)",
                                   "SegFormer-b0 (scratch)", "U-Net, seed 1"])
         for cls in ("cytoplasm", "nucleus")

@@ -72,11 +72,11 @@ def _per_image_table(out_dir: Path, records: list[dict]) -> pd.DataFrame | None:
 
 def _image_mean_rows(per_image: pd.DataFrame, n_boot: int) -> list[dict]:
     """Per run x class x metric: the mean over images, its bootstrap 95 % interval, counts."""
-    from papseg_utils.metrics.per_image import COUNT_METRICS
+    from papseg_utils.metrics.catalog import metric_names
     from papseg_utils.metrics.stats import bootstrap_mean_ci
 
     rows = []
-    body = per_image[~per_image["metric"].isin(COUNT_METRICS)]
+    body = per_image[~per_image["metric"].isin(metric_names("count"))]
     for (run_id, cls, metric), grp in body.groupby(["run_id", "class", "metric"], sort=False):
         values = grp["value"].to_numpy(dtype=float)
         mean, low, high = bootstrap_mean_ci(values, n_boot=n_boot, seed=0)

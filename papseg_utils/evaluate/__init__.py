@@ -72,11 +72,10 @@ from papseg_utils.evaluate.members import (
     run_data,
 )
 from papseg_utils.evaluate.scores import Predictions, Scores, predict_images, score
-from papseg_utils.evaluate.tables import SUMMARY_METRICS, markdown, summary, write_outputs
+from papseg_utils.evaluate.tables import markdown, summary, write_outputs
 
 __all__ = [
     "SPLIT_PARTS",
-    "SUMMARY_METRICS",
     "Member",
     "Predictions",
     "Scores",

@@ -27,7 +27,7 @@ from papseg_utils.metrics.catalog import (
 )
 
 #: Kept as a name for :mod:`papseg_utils.evaluate` (``summary_metrics()`` in new code).
-SUMMARY_METRICS: tuple[str, ...] = summary_metrics()
+_SUMMARY: tuple[str, ...] = summary_metrics()
 
 
 def summary(table: pd.DataFrame, n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:

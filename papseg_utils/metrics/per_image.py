@@ -55,7 +55,7 @@ from papseg_utils.metrics.surface import _spacing, surface_distances
 EMPTY_POLICIES: tuple[str, ...] = ("penalty", "nan")
 #: The pixel-count metrics (``tp, fp, fn``), read from the catalogue; kept as a name for
 #: :mod:`papseg_utils.book.study` (use ``metric_names("count")`` in new code).
-COUNT_METRICS: tuple[str, ...] = metric_names("count")
+_COUNTS: tuple[str, ...] = metric_names("count")
 
 
 def _as_list(arrays, what: str) -> list[np.ndarray]:
@@ -150,7 +150,7 @@ def _image_rows(name, pred, mask, scheme, first, sp, opts: dict) -> list[tuple]:
                              opts["tolerance"], pen, opts["empty_policy"], opts["surface"])  # fmt: skip
         for m, v in vals.items():
             rows.append((name, cname, m, v, unit if m in distances else "fraction", case))
-        for m in COUNT_METRICS:
+        for m in _COUNTS:
             rows.append((name, cname, m, float(counts[m][c]), "count", case))
     return rows
 
@@ -269,13 +269,13 @@ def average(
         .add_prefix("n_")
     )
     if reduction == "image":
-        body = df[~df.metric.isin(COUNT_METRICS)]
+        body = df[~df.metric.isin(_COUNTS)]
         g = body.groupby(["class", "metric"], sort=False)
         out = g.agg(value=("value", "mean"), unit=("unit", "first"), n=("value", "count"))
         out["n_nan"] = g["value"].apply(lambda v: int(v.isna().sum()))
         out = out.reset_index()
     else:
-        counts = df[df.metric.isin(COUNT_METRICS)].pivot_table(
+        counts = df[df.metric.isin(_COUNTS)].pivot_table(
             index="class", columns="metric", values="value", aggfunc="sum", sort=False
         )
         n_img = df[df.metric == "tp"].groupby("class", sort=False).size()

@@ -85,7 +85,7 @@ def fit(
         What the loop reads from ``train_ds`` itself, never from a wrapped dataset:
         ``scheme`` (when ``scheme`` is not given), ``image_size`` and ``record`` (a dict,
         both saved in the checkpoints) and ``reseed(seed)`` (called every epoch; see
-        :func:`papseg_utils.augment.reseed_dataset`).
+        :func:`papseg_utils.train.seeding.reseed_dataset`).
     config : TrainConfig or dict
     output_dir : folder for ``history.csv``, ``history.json``, ``best/``, ``last/``.
     scheme : label scheme (name or object); default ``train_ds.scheme``. Its

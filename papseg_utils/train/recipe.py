@@ -259,8 +259,12 @@ def _load_samples(p: dict, label_scheme: LabelScheme) -> list:
 
 
 def _build(p: dict, label_scheme: LabelScheme, label_names) -> nn.Module:
-    """The model of the run (UNETR gets the image size; an image head when labels exist)."""
-    kwargs = {"image_size": p["image_size"]} if p["architecture"] == "unetr" else {}
+    """The model of the run (a fixed-input model such as UNETR gets the image size; an image
+    head when labels exist)."""
+    from papseg_utils.models.architectures import ARCHITECTURES
+
+    fixed = ARCHITECTURES[p["architecture"]].fixed_input_size is not None
+    kwargs = {"image_size": p["image_size"]} if fixed else {}
     if label_names:
         kwargs["image_classes"] = len(label_names)
     model = build_model(p["architecture"], num_classes=label_scheme.num_classes,

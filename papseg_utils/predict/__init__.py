@@ -40,8 +40,8 @@ checkpoint, no input images, invalid option, outputs that exist without
 written, inputs that share an output name); 130 interrupted (Ctrl-C, SIGTERM
 or SIGHUP).
 
-The inputs and the outputs' safety are checked in :mod:`papseg_utils.predict_inputs`; the
-files are written by :mod:`papseg_utils.predict_outputs`. Their public names are
+The inputs and the outputs' safety are checked in :mod:`papseg_utils.predict.inputs`; the
+files are written by :mod:`papseg_utils.predict.outputs`. Their public names are
 importable from here too.
 """
 
@@ -56,7 +56,7 @@ import numpy as np
 from PIL import Image
 
 from papseg_utils.labels import LabelScheme
-from papseg_utils.predict_inputs import (  # re-exported for callers
+from papseg_utils.predict.inputs import (  # re-exported for callers
     IMAGE_SUFFIXES,
     check_options,
     check_tile_size,
@@ -66,8 +66,8 @@ from papseg_utils.predict_inputs import (  # re-exported for callers
     output_jobs,
     unsafe_outputs,
 )
-from papseg_utils.predict_inputs import PredictStop as _Stop
-from papseg_utils.predict_outputs import image_label, save_palette, write_labels, write_log
+from papseg_utils.predict.inputs import PredictStop as _Stop
+from papseg_utils.predict.outputs import image_label, save_palette, write_labels, write_log
 from papseg_utils.progress import tqdm
 
 __all__ = [
