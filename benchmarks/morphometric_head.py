@@ -15,8 +15,9 @@ and called healthy or unhealthy by a logistic regression fitted on the other fol
 Every arm calls unhealthy at P > 0.5 (no threshold is tuned). Writes into ``--out``:
 ``measurements.csv`` (per image: group, fold, predicted and true measurements),
 ``calls.csv`` (per image and arm: P(unhealthy)), ``image_head.csv`` (per arm: accuracy,
-sensitivity, specificity with bootstrap 95 % intervals over images) and
-``nucleus_area.png``. Usage::
+sensitivity, specificity with bootstrap 95 % intervals over images), ``by_diagnosis.csv``
+(per diagnostic class and arm: the share of images called right) and ``nucleus_area.png``.
+The predicted masks are kept in ``build/cache/`` so that a rerun only measures and fits. Usage::
 
     PYTHONPATH=. python benchmarks/morphometric_head.py --runs build/herlev-st-cv \\
         --cv results/herlev-scale-true-cv --out results/herlev-morphometric-head
@@ -155,6 +156,9 @@ def main(argv=None) -> int:
     calls.to_csv(args.out / "calls.csv")
     result = pd.DataFrame(rows)
     result.to_csv(args.out / "image_head.csv", index=False)
+    right = (calls > 0.5).eq(unhealthy, axis=0).groupby(table.group).mean()
+    right.insert(0, "images", table.group.value_counts())
+    right.to_csv(args.out / "by_diagnosis.csv")
     figure(table, args.out / "nucleus_area.png")
     print(result.round(4).to_string(index=False))
     print(f"{len(table)} images, {time.perf_counter() - t0:.0f} s; wrote {args.out}")
