@@ -89,6 +89,7 @@ def figure(table: pd.DataFrame, out: Path) -> None:
     from matplotlib import pyplot as plt
 
     from papseg_utils.data.herlev import CLASSES
+    from papseg_utils.labels import CONDITION_COLOURS
 
     long = pd.concat(
         [
@@ -98,14 +99,15 @@ def figure(table: pd.DataFrame, out: Path) -> None:
             for src, label in (("truth", "true masks"), ("pred", "predicted masks"))
         ]
     )
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7.0, 4.4))
     sns.boxplot(data=long, y="group", x="area", hue="masks", order=list(CLASSES), ax=ax,
-                fliersize=2, log_scale=True)  # fmt: skip
-    ax.set_xlabel("nucleus area (um², log scale)", fontsize=11)
+                fliersize=2, log_scale=True,
+                palette=[tuple(c / 255 for c in CONDITION_COLOURS[k]) for k in (0, 1)])  # fmt: skip
+    ax.set_xlabel("nucleus area (um², log scale)", fontsize=12)
     ax.set_ylabel("")
-    ax.tick_params(labelsize=10)
-    ax.legend(title="", fontsize=10)
-    ax.set_title("Nuclear size by diagnosis, measured at Herlev's 0.201 um/px", fontsize=11)
+    ax.tick_params(labelsize=11)
+    ax.legend(title="", fontsize=11)
+    ax.set_title("Nuclear size by diagnosis, measured at Herlev's 0.201 um/px", fontsize=12)
     fig.savefig(out, dpi=110, bbox_inches="tight")
     plt.close(fig)
 

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from papseg_utils.results.scale import (
+    MODE_LABELS,
     SCALE_BINS,
     compare_by,
     image_groups,
@@ -52,7 +53,10 @@ def test_scale_plot_has_one_line_per_mode():
             for m in ("given", "letterbox") for c in ("nucleus", "cytoplasm")
             for f in (0.5, 1.0, 2.0)]  # fmt: skip
     fig = plot_scale_robustness(pd.DataFrame(rows))
-    assert len(fig.axes) == 2 and len(fig.axes[0].get_legend().get_texts()) == 2
+    assert len(fig.axes) == 2 and len(fig.legends) == 1  # one legend under both panels
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [
+        MODE_LABELS[m] for m in ("given", "letterbox")
+    ]
 
 
 def test_nucleus_diameter():

@@ -128,7 +128,7 @@ def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucl
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(classes), figsize=(7.0, 3.0), sharex=True)
+    fig, axes = plt.subplots(1, len(classes), figsize=(7.0, 3.4), sharex=True)
     axes = np.atleast_1d(axes)
     modes = [m for m in MODE_LABELS if m in set(summary["mode"])]
     for ax, cls in zip(axes, classes, strict=False):
@@ -148,8 +148,9 @@ def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucl
         ax.set_title(cls)
         ax.set_xlabel("image scale factor")
     axes[0].set_ylabel("per-image mean Dice")
-    axes[0].legend(fontsize=8, loc="lower center")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()  # one legend under both panels
+    fig.legend(handles, labels, loc="lower center", ncol=len(modes), fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 
