@@ -34,8 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from papseg_utils.models import build_model, list_models  # noqa: E402
-
-SMALL_KW = {"unetr": "image_size"}  # kwargs that follow --image-size
+from papseg_utils.models.architectures import ARCHITECTURES  # noqa: E402
 
 
 class RandomSegmentation(torch.utils.data.Dataset):
@@ -98,7 +97,8 @@ def peak_rss_mib() -> float:
 
 
 def bench_one(name: str, args, device: torch.device, precision: str, channels_last: bool) -> dict:
-    kw = {SMALL_KW[name]: args.image_size} if name in SMALL_KW else {}
+    fixed = ARCHITECTURES[name].fixed_input_size is not None  # one input size (UNETR)
+    kw = {"image_size": args.image_size} if fixed else {}
     model = build_model(name, args.num_classes, **kw).to(device)
     model.train()
     mf = torch.channels_last if channels_last else torch.contiguous_format

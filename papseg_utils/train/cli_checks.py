@@ -111,6 +111,12 @@ def _check_values(p: dict[str, Any]) -> None:
             check_pixel_size(p["target_spacing_um"], "--target-spacing-um")
         except PixelSizeError as err:
             raise UsageError(f"{err}; or 0 to letterbox every image to --image-size") from None
+        from papseg_utils.train.recipe import check_scale_true_architecture
+
+        try:
+            check_scale_true_architecture(p["architecture"])
+        except ValueError as err:
+            raise UsageError(str(err)) from None
     if not 0 < p["data_fraction"] <= 1:
         raise UsageError(f"--data-fraction {p['data_fraction']} must be in (0, 1]")
     _check_fractions(p)

@@ -161,6 +161,8 @@ def prepare_training(
 
     labels, label_names = image_labels(samples, p["image_head"])
     label_of = dict(zip([s.name for s in samples], labels or [], strict=False))
+    if p["target_spacing_um"]:
+        check_scale_true_architecture(p["architecture"])
     model = _build(p, label_scheme, label_names)
     spec = model.papseg_spec
 
@@ -186,6 +188,24 @@ def prepare_training(
             geometry, [by_name[n] for n in train_names], label_scheme
         )
     return model, train_ds, subset(split["val"]), label_scheme, split
+
+
+def check_scale_true_architecture(architecture: str) -> None:
+    """Refuse an architecture that takes one input size (UNETR) for the scale-true geometry.
+
+    Scale-true batches hold whole images of varying size (padded to a multiple of 32 px per
+    batch), which a model built for one square input cannot take. Raises ValueError naming the
+    architecture and the fix (the letterbox geometry, ``target_spacing_um`` 0).
+    """
+    from papseg_utils.models.architectures import ARCHITECTURES
+
+    arch = ARCHITECTURES.get(architecture)
+    if arch is not None and arch.fixed_input_size is not None:
+        raise ValueError(
+            f"{architecture} takes one square input size (image_size x image_size), but the "
+            "scale-true geometry (target_spacing_um > 0) trains on whole images of varying "
+            "size; train it letterboxed (target_spacing_um 0, --target-spacing-um 0)"
+        )
 
 
 def scale_true_geometry(p: dict, label_scheme: LabelScheme) -> dict:
