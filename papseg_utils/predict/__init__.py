@@ -93,7 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "checkpoint",
-        help="checkpoint folder (model.safetensors + config.json) or a run folder with best/",
+        help="checkpoint folder (model.safetensors + config.json), a run folder with best/, or "
+        "a cross-validation folder of run folders (fold0/, fold1/, ...: their probabilities "
+        "are averaged, one ensemble)",
     )
     p.add_argument("inputs", nargs="+", help="image files and/or folders of images")
     p.add_argument(
@@ -175,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(args: argparse.Namespace) -> int:
     try:
-        ckpt, pairs, out = checked_inputs(args)
+        ckpts, pairs, out = checked_inputs(args)
         jobs = output_jobs(args, pairs, out)
-        model, config, scheme = _model(args, ckpt)
+        model, config, scheme = _model(args, ckpts)
         check_writable(out)
         pixel = _pixel_size(args, jobs, model, config, scheme)
         written, skipped = _predict_all(args, jobs, model, config, scheme, out, pixel)
@@ -189,23 +191,35 @@ def _main(args: argparse.Namespace) -> int:
               f"{Path(args.out) / 'masks'}", file=sys.stderr)  # fmt: skip
         return 1
     skipped = args.unreadable + skipped
-    write_log(out, args, ckpt, config, scheme, pixel, written, skipped)
+    write_log(out, args, ckpts, config, scheme, pixel, written, skipped)
     print(f"wrote {len(written)} masks to {out / 'masks'}; skipped {len(skipped)} unreadable files")
     for s in skipped:
         print(f"  skipped {s['file']}: {s['reason']}", file=sys.stderr)
     return 1 if skipped else 0
 
 
-def _model(args: argparse.Namespace, ckpt: Path):
-    """The model, its config and its label scheme, after the tile-size check."""
+def _model(args: argparse.Namespace, ckpts: list[Path]):
+    """The model, its config and its label scheme, after the tile-size check.
+
+    Several checkpoints (the folds of a cross-validation) become one
+    :class:`~papseg_utils.models.ensemble.ProbabilityEnsemble` with the shared config.
+    """
+    from papseg_utils.models.ensemble import ProbabilityEnsemble, ensemble_config
     from papseg_utils.train.checkpoint import CheckpointError, load_config, load_model
 
+    models, configs = [], []
     try:
-        problem = check_tile_size(args.tile_size, load_config(ckpt))
-        if problem:
-            raise _Stop(2, problem)
-        model, config = load_model(ckpt, device=args.device)
-    except CheckpointError as err:
+        for ckpt in ckpts:
+            problem = check_tile_size(args.tile_size, load_config(ckpt))
+            if problem:
+                raise _Stop(2, problem)
+            model, config = load_model(ckpt, device=args.device)
+            models.append(model)
+            configs.append(config)
+        if len(models) > 1:
+            config = ensemble_config(configs, [str(c) for c in ckpts])
+            model = ProbabilityEnsemble(models).eval()
+    except (CheckpointError, ValueError) as err:
         raise _Stop(2, str(err)) from None
     return model, config, _scheme_from_config(config)
 

@@ -141,21 +141,24 @@ def unsafe_outputs(targets: list[Path], inputs: list[str], files: list[Path]) ->
     return None
 
 
-def checked_inputs(args: argparse.Namespace) -> tuple[Path, list[tuple[Path, Path]], Path]:
-    """The checkpoint folder, the (image, relative name) pairs and the output folder.
+def checked_inputs(args: argparse.Namespace) -> tuple[list[Path], list[tuple[Path, Path]], Path]:
+    """The checkpoint folders, the (image, relative name) pairs and the output folder.
+
+    The checkpoint argument is one checkpoint (or run folder), or a cross-validation folder
+    whose subfolders are run folders: its checkpoints predict as one ensemble.
 
     Warns on stderr about each input that cannot be used and records the named files
     among them in ``args.unreadable`` (skipped like unreadable images: exit 1).
     Raises :class:`PredictStop` (exit 2) for a bad option, a missing checkpoint, no
     images, or an ``--out`` that is a file or an input folder.
     """
-    from papseg_utils.train.checkpoint import resolve_checkpoint
+    from papseg_utils.train.checkpoint import resolve_checkpoints
 
     problem = check_options(args)
     if problem:
         raise PredictStop(2, problem)
     try:
-        ckpt = resolve_checkpoint(args.checkpoint)
+        ckpts = resolve_checkpoints(args.checkpoint)
     except FileNotFoundError as err:
         raise PredictStop(2, for_command_line(str(err))) from None
     pairs, problems = collect_inputs(args.inputs, args.recursive)
@@ -177,7 +180,7 @@ def checked_inputs(args: argparse.Namespace) -> tuple[Path, list[tuple[Path, Pat
                 f"--out {args.out} is (inside) the input folder {folder}; "
                 "choose a separate output folder (inputs are never written to)",
             )
-    return ckpt, pairs, out
+    return ckpts, pairs, out
 
 
 def output_jobs(

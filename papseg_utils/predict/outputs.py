@@ -79,18 +79,21 @@ def write_labels(written: list[dict], out: Path) -> None:
 def write_log(
     out: Path,
     args: argparse.Namespace,
-    ckpt: Path,
+    ckpts: list[Path],
     config: dict,
     scheme: LabelScheme,
     pixel: dict,
     written: list[dict],
     skipped: list[dict],
 ) -> None:
-    """``predict_log.json``: the checkpoint, its scheme, the pixel size, the options, and
-    the files written and skipped (``{"file", "reason"}`` each)."""
+    """``predict_log.json``: the checkpoint(s), the scheme, the pixel size, the options, and
+    the files written and skipped (``{"file", "reason"}`` each). An ensemble records every
+    member with its SHA-256 under ``members``."""
+    single = [{"path": str(ckpts[0]), "sha256": config.get("checkpoint_sha256")}]
     record = {
-        "checkpoint": str(ckpt),
+        "checkpoint": str(ckpts[0]) if len(ckpts) == 1 else str(args.checkpoint),
         "checkpoint_sha256": config.get("checkpoint_sha256"),
+        "members": config.get("ensemble") or single,
         "architecture": config.get("architecture"),
         "scheme": scheme.name,
         "pixel_size": pixel,

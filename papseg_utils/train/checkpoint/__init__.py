@@ -43,6 +43,7 @@ from papseg_utils.train.checkpoint.files import (
     MissingTrainerStateError,
     load_config,
     resolve_checkpoint,
+    resolve_checkpoints,
 )
 from papseg_utils.train.checkpoint.load import load_model, load_trainer_state, load_weights
 from papseg_utils.train.checkpoint.record import model_description, versions
@@ -72,6 +73,7 @@ __all__ = [
     "load_weights",
     "model_description",
     "resolve_checkpoint",
+    "resolve_checkpoints",
     "save_checkpoint",
     "set_rng_state",
     "sha256_file",

@@ -40,6 +40,30 @@ def resolve_checkpoint(path: str | Path) -> Path:
     )
 
 
+def resolve_checkpoints(path: str | Path) -> list[Path]:
+    """One checkpoint (:func:`resolve_checkpoint`), or the checkpoint of every subfolder of a
+    cross-validation folder (``fold0/``, ``fold1/``, ... each a run folder), in name order."""
+    p = Path(path)
+    try:
+        return [resolve_checkpoint(p)]
+    except FileNotFoundError:
+        pass
+    found = []
+    for sub in sorted(q for q in p.iterdir() if q.is_dir()) if p.is_dir() else []:
+        try:
+            found.append(resolve_checkpoint(sub))
+        except FileNotFoundError:
+            continue
+    if not found:
+        raise FileNotFoundError(
+            f"no checkpoint at {p}: expected a folder with {WEIGHTS_FILE} and {CONFIG_FILE}, a "
+            "training output_dir with best/ or last/, or a cross-validation folder whose "
+            "subfolders (fold0/, fold1/, ...) are such output_dirs; train one with "
+            "papseg_utils.train.fit"
+        )
+    return found
+
+
 def load_config(path: str | Path) -> dict:
     """Read ``config.json`` of a checkpoint folder (:class:`CheckpointError` when damaged)."""
     p = resolve_checkpoint(path) / CONFIG_FILE
