@@ -1,0 +1,74 @@
+"""Architectures against the scale-true U-Net, image by image, on the folds they were scored on.
+
+Reads ``evaluate`` outputs (one folder per arm, each a ``per_image.csv`` or ``.csv.gz``) and the
+committed scale-true cross-validation (``results/herlev-scale-true-cv``, the U-Net reference),
+keeps the reference's rows of the images each arm scored (the same test fold), and writes into
+``--out``:
+
+* ``paired.csv``: per arm and key, arm minus U-Net (:func:`papseg_utils.results.paired_gains`:
+  mean difference with its bootstrap 95 % interval, median, Wilcoxon p with Holm over all rows);
+* ``summary.csv``: per arm (and the reference on the same images), per-image mean and bootstrap
+  95 % interval of each key.
+
+Usage::
+
+    PYTHONPATH=. python benchmarks/architecture_pairs.py --reference results/herlev-scale-true-cv \\
+        --arm segformer-distilled=results/architectures/segformer-distilled-f0 \\
+        --out results/architectures
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def _read(folder: Path) -> pd.DataFrame:
+    for name in ("per_image.csv.gz", "per_image.csv"):
+        if (folder / name).is_file():
+            return pd.read_csv(folder / name)
+    raise SystemExit(f"{folder}: no per_image.csv(.gz); write it with the evaluate command")
+
+
+def main(argv=None) -> int:
+    from papseg_utils.metrics.catalog import metric_values
+    from papseg_utils.metrics.stats import bootstrap_mean_ci
+    from papseg_utils.results import paired_gains
+    from papseg_utils.results.scorings import GAIN_KEYS
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reference", type=Path, required=True, help="the U-Net CV's evaluate output")
+    ap.add_argument("--arm", action="append", required=True, metavar="NAME=DIR")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--n-boot", type=int, default=2000)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    reference = _read(args.reference)
+    tables, pairs, rows = {}, [], []
+    for spec in args.arm:
+        name, _, folder = spec.partition("=")
+        arm = _read(Path(folder))
+        ref = f"unet on {name}'s images"
+        tables[name] = arm
+        tables[ref] = reference[reference.image.isin(arm.image.unique())]
+        pairs.append((f"{name} - U-Net", ref, name))
+        for label in (ref, name):
+            for scheme, cls, metric in GAIN_KEYS:
+                v = metric_values(tables[label], cls, metric, scheme).dropna().to_numpy()
+                if len(v):
+                    mean, lo, hi = bootstrap_mean_ci(v, n_boot=args.n_boot, seed=args.seed)
+                    rows.append({"arm": label, "taxonomy": scheme, "class": cls, "metric": metric,
+                                 "n": len(v), "mean": mean, "low": lo, "high": hi})  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    paired = paired_gains(tables, pairs, n_boot=args.n_boot, seed=args.seed)
+    paired.to_csv(args.out / "paired.csv", index=False)
+    pd.DataFrame(rows).to_csv(args.out / "summary.csv", index=False)
+    print(paired.round(4).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
