@@ -8,7 +8,11 @@ keeps the reference's rows of the images each arm scored (the same test fold), a
 * ``paired.csv``: per arm and key, arm minus U-Net (:func:`papseg_utils.results.paired_gains`:
   mean difference with its bootstrap 95 % interval, median, Wilcoxon p with Holm over all rows);
 * ``summary.csv``: per arm (and the reference on the same images), per-image mean and bootstrap
-  95 % interval of each key.
+  95 % interval of each key;
+* ``arms.csv``: per arm (the reference first, as ``unet``), its folder and what it is: the
+  architecture, encoder, pre-training, seed and family of its fold-0 train arguments, the folds
+  and images it was scored on, and its image head's accuracy, sensitivity and specificity
+  (read by ``benchmarks/architecture_costs.py`` and :func:`papseg_utils.results.architecture_board`).
 
 Usage::
 
@@ -33,6 +37,27 @@ def _read(folder: Path) -> pd.DataFrame:
     raise SystemExit(f"{folder}: no per_image.csv(.gz); write it with the evaluate command")
 
 
+def _describe(name: str, folder: Path, table: pd.DataFrame) -> dict:
+    import json
+
+    from papseg_utils.evaluate import image_accuracy
+    from papseg_utils.models import architecture_family
+
+    train = json.loads((folder / "folds" / "fold0" / "train_args.json").read_text())
+    split = json.loads((folder / "folds" / "fold0" / "split.json").read_text())
+    labels = folder / "image_labels.csv"
+    head = {}
+    if labels.is_file():  # the head on the images of this table only (a CV scores every fold)
+        calls = pd.read_csv(labels)
+        head = image_accuracy(calls[calls.image.isin(table.image.unique())]) or {}
+    return {"arm": name, "folder": folder.as_posix(), "architecture": train["architecture"],
+            "encoder": train["encoder"], "pretrained": train["pretrained"], "seed": train["seed"],
+            "family": architecture_family(train["architecture"]),
+            "folds": " ".join(str(f) for f in sorted(table["fold"].unique())),
+            "images": table["image"].nunique(), "split_sha256": split["sha256"],
+            **{k: head.get(k) for k in ("accuracy", "sensitivity", "specificity")}}  # fmt: skip
+
+
 def main(argv=None) -> int:
     from papseg_utils.metrics.catalog import metric_values
     from papseg_utils.metrics.stats import bootstrap_mean_ci
@@ -47,10 +72,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     reference = _read(args.reference)
-    tables, pairs, rows = {}, [], []
+    tables, pairs, rows, arms = {}, [], [], []
     for spec in args.arm:
         name, _, folder = spec.partition("=")
         arm = _read(Path(folder))
+        arms.append(_describe(name, Path(folder), arm))
         ref = f"unet on {name}'s images"
         tables[name] = arm
         tables[ref] = reference[reference.image.isin(arm.image.unique())]
@@ -66,6 +92,12 @@ def main(argv=None) -> int:
     paired = paired_gains(tables, pairs, n_boot=args.n_boot, seed=args.seed)
     paired.to_csv(args.out / "paired.csv", index=False)
     pd.DataFrame(rows).to_csv(args.out / "summary.csv", index=False)
+    fold0 = reference[reference.image.isin(set().union(*(t.image for t in tables.values())))]
+    arms.insert(0, _describe("unet", args.reference, fold0))
+    hashes = {a["arm"]: a["split_sha256"][:12] for a in arms}
+    if len(set(hashes.values())) != 1:
+        raise SystemExit(f"the arms were not trained on one split (fold 0 split.json sha256): {hashes}")
+    pd.DataFrame(arms).to_csv(args.out / "arms.csv", index=False)
     print(paired.round(4).to_string(index=False))
     return 0
 

@@ -95,3 +95,47 @@ def test_paired_gains_is_a_selector_of_paired_differences():
     assert gains.n.iloc[0] == 2 and gains.mean_a.iloc[0] == pytest.approx(0.6)
     with pytest.raises(ValueError, match="unique"):
         R.paired_gains({"A": a, "B": b}, [("c", "A", "B"), ("c", "B", "A")])
+
+
+def _cases(values: dict[str, tuple[float, str]], metric: str = "dice") -> pd.DataFrame:
+    return pd.DataFrame([{"image": k, "class": "healthy", "metric": metric, "value": v,
+                          "empty_case": case, "scheme": "paper_cells"}
+                         for k, (v, case) in values.items()])  # fmt: skip
+
+
+def test_a_correct_empty_answer_is_kept_at_the_perfect_value():
+    from papseg_utils.metrics.catalog import metric_pairs, perfect_value
+
+    nan = np.nan
+    # i: both arms scored; j: A rightly predicts no healthy cell, B wrongly does (Dice 0);
+    # k: both rightly empty (dropped); l: a NaN of the "nan" empty policy stays NaN
+    a = _cases({"i": (0.8, "none"), "j": (nan, "both_empty"), "k": (nan, "both_empty"),
+                "l": (nan, "pred_empty")})  # fmt: skip
+    b = _cases({"i": (0.6, "none"), "j": (0.0, "truth_empty"), "k": (nan, "both_empty"),
+                "l": (0.5, "none")})  # fmt: skip
+    pairs = metric_pairs(a, b, "healthy", "dice", "paper_cells")
+    assert pairs.loc["j"].tolist() == [1.0, 0.0]
+    assert pairs.loc["k"].isna().all() and np.isnan(pairs.loc["l", "a"])
+    gains = R.paired_gains({"A": a, "B": b}, [("B vs A", "A", "B")],
+                           keys=[("paper_cells", "healthy", "dice")], n_boot=200)  # fmt: skip
+    assert gains.n.iloc[0] == 2  # i and j: B's false healthy cell on j counts against it
+    assert gains.mean_diff.iloc[0] == pytest.approx(((0.6 - 0.8) + (0.0 - 1.0)) / 2)
+    assert perfect_value("dice") == 1.0 and perfect_value("hd95") == 0.0
+    with pytest.raises(ValueError, match="pixel count"):
+        perfect_value("tp")
+
+
+def test_study_pairs_treat_a_correct_empty_answer_alike():
+    from papseg_utils.results.study import per_image_values
+
+    nan = np.nan
+    rows = []
+    for run, vals in {"a1": {"i": (0.8, "none"), "j": (nan, "both_empty"), "k": (nan, "both_empty")},
+                      "a2": {"i": (0.6, "none"), "j": (0.0, "truth_empty"), "k": (nan, "both_empty")}}.items():  # fmt: skip
+        rows += [r | {"run_id": run} for r in _cases(vals).to_dict("records")]
+    table = pd.DataFrame(rows)
+    both = per_image_values(table, ["a1", "a2"], "dice", "healthy", empty_as_perfect=True)
+    assert both["i"] == pytest.approx(0.7) and both["j"] == pytest.approx(0.5)  # (1 + 0) / 2
+    assert np.isnan(both["k"])  # every run rightly empty: no value
+    plain = per_image_values(table, ["a1", "a2"], "dice", "healthy")
+    assert list(plain.index) == ["i"]  # the old reading drops j and k

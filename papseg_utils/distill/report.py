@@ -97,15 +97,17 @@ def paired_table(runs: pd.DataFrame, pairs=PAIRS, keys=KEYS, n_boot: int = 2000,
     Columns of :func:`papseg_utils.results.paired_gains` (``n`` images both arms scored,
     ``mean_a`` and ``mean_b`` on those images, ``mean_diff`` with ``low``, ``high``,
     ``median_diff``, ``rank_biserial``, ``p_value``, ``p_holm``) plus ``fraction`` and ``data``
-    (e.g. ``"100 % data"``); Holm's correction runs over all rows of one fraction. A seed's
-    NaN (class in neither mask) is skipped in the seed average.
+    (e.g. ``"100 % data"``); Holm's correction runs over all rows of one fraction. A seed that
+    rightly predicts none of a class the image lacks counts as perfect in the seed average, and
+    an image is compared when at least one arm scored it
+    (:func:`papseg_utils.metrics.catalog.average_runs`, ``metric_pairs``).
     """
+    from papseg_utils.metrics.catalog import average_runs
     from papseg_utils.results import paired_gains
 
     out = []
     for frac, t in runs.groupby("fraction"):
-        mean = (t.groupby(["arm", "scheme", "class", "metric", "image"], as_index=False)["value"]
-                .mean())  # fmt: skip
+        mean = average_runs(t, ["arm", "scheme", "class", "metric", "image"])
         tables = {arm: g for arm, g in mean.groupby("arm")}
         usable = [p for p in pairs if p[1] in tables and p[2] in tables]
         if usable:

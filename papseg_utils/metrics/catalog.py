@@ -203,3 +203,72 @@ def metric_values(
     if scheme is not None:
         keep &= table["scheme"] == scheme
     return table.loc[keep].set_index("image")["value"]
+
+
+def perfect_value(metric_name: str) -> float:
+    """The value of ``metric_name`` for a perfect prediction: 1.0 for scores, 0.0 for distances.
+
+    ``ValueError`` for a pixel count, which has no best value.
+    """
+    record = metric_record(metric_name)
+    if record.higher_is_better is None:
+        raise ValueError(f"metric {metric_name!r} is a pixel count; it has no perfect value")
+    return 1.0 if record.higher_is_better else 0.0
+
+
+def metric_pairs(
+    table_a: pd.DataFrame,
+    table_b: pd.DataFrame,
+    cls: str,
+    metric_name: str,
+    scheme: str | None = None,
+) -> pd.DataFrame:
+    """The values of two per-image tables side by side, ready for a paired test.
+
+    Returns a frame indexed by image with float64 columns ``a`` and ``b``, one row per image
+    both tables hold. A ``both_empty`` value (neither truth nor prediction has the class: NaN in
+    the tables, a correct empty answer) becomes :func:`perfect_value` when the other arm
+    scored the image, so an arm that wrongly predicts a class the image lacks is compared
+    against the arm that rightly predicts none, instead of the image being dropped. Images
+    where both arms are ``both_empty`` stay NaN and are dropped pairwise. Other NaN values
+    (for example from the ``"nan"`` empty policy) are left as they are. Tables without an
+    ``empty_case`` column are paired as they are.
+    """
+    sides = {}
+    for side, table in (("a", table_a), ("b", table_b)):
+        keep = (table["class"] == cls) & (table["metric"] == metric_name)
+        if scheme is not None:
+            keep &= table["scheme"] == scheme
+        sub = table.loc[keep].set_index("image")
+        empty = sub["empty_case"] if "empty_case" in sub else pd.Series("", index=sub.index)
+        sides[side] = sub["value"].astype("float64")
+        sides[side + "_empty"] = empty.eq("both_empty") & sub["value"].isna()
+    out = pd.concat(sides, axis=1, join="inner")
+    both = out["a_empty"] & out["b_empty"]
+    best = perfect_value(metric_name)
+    for side in ("a", "b"):
+        out.loc[out[side + "_empty"] & ~both, side] = best
+    return out[["a", "b"]].astype("float64")
+
+
+def average_runs(table: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
+    """Per-image values averaged over runs (seeds), keeping what :func:`metric_pairs` needs.
+
+    ``table`` holds rows of several runs with the columns ``by`` (which must include
+    ``image`` and ``metric``), ``value`` and ``empty_case``. A run's ``both_empty`` value (a
+    correct empty answer) counts as :func:`perfect_value` in the average; an image where every
+    run is ``both_empty`` keeps NaN and ``empty_case="both_empty"``, so :func:`metric_pairs`
+    still pairs it against an arm that scored it. Other NaN values are skipped in the mean.
+    Returns one row per group: the ``by`` columns, ``value`` (float64) and ``empty_case``
+    (``"both_empty"`` or ``"none"``).
+    """
+    empty = table["empty_case"].eq("both_empty") & table["value"].isna()
+    best = table["metric"].map(lambda m: perfect_value(m) if metric_record(m).higher_is_better
+                               is not None else float("nan"))  # fmt: skip
+    filled = table.assign(value=table["value"].where(~empty, best), _empty=empty)
+    out = filled.groupby(list(by), as_index=False, sort=False).agg(
+        value=("value", "mean"), _empty=("_empty", "all")
+    )
+    out.loc[out["_empty"], "value"] = float("nan")
+    out["empty_case"] = out.pop("_empty").map({True: "both_empty", False: "none"})
+    return out

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from papseg_utils.metrics.catalog import metric_record, metric_values
+from papseg_utils.metrics.catalog import metric_pairs, metric_record, metric_values
 
 #: (label, lower, upper]: letterbox factor bins, as in the scale issue's table
 SCALE_BINS: tuple[tuple[str, float, float], ...] = (
@@ -74,7 +74,8 @@ def compare_by(
     -------
     DataFrame with ``group``, ``scheme``, ``class``, ``metric``, ``images``, one column per
     recipe (its mean), ``diff`` (mean of B - A over the images both scored, with NaN values
-    dropped pairwise), ``ci_low``, ``ci_high`` (bootstrap 95 % over images, each row drawn
+    dropped pairwise, a correct empty answer next to a scored one counting as perfect:
+    :func:`papseg_utils.metrics.catalog.metric_pairs`), ``ci_low``, ``ci_high`` (bootstrap 95 % over images, each row drawn
     from its own generator seeded by ``seed``; NaN for fewer than two images): the mean
     difference and interval of :func:`papseg_utils.metrics.stats.paired_test`.
     """
@@ -86,8 +87,7 @@ def compare_by(
     rows = []
     wanted = list(order) if order is not None else sorted(groups.unique())
     for scheme, cls, metric in keys:
-        a, b = values(ta, scheme, cls, metric), values(tb, scheme, cls, metric)
-        both = pd.concat([a.rename("a"), b.rename("b")], axis=1, join="inner").dropna()
+        both = metric_pairs(ta, tb, cls, metric, scheme).dropna()
         both["group"] = groups.reindex(both.index).to_numpy()
         for g in wanted:
             sel = both[both.group == g]

@@ -17,7 +17,7 @@ from papseg_utils.metrics.catalog import (
     check_columns,
     metric_label,
     metric_record,
-    metric_values,
+    metric_pairs,
 )
 
 from .study import unique_names
@@ -145,6 +145,11 @@ def paired_gains(
 ) -> pd.DataFrame:
     """Paired gains ``B - A`` on the images both scored, for each ``(name, A, B)`` of ``pairs``.
 
+    An image where one arm rightly predicts none of a class the image lacks (``both_empty``)
+    and the other predicts some is kept, the correct arm at the metric's perfect value
+    (:func:`papseg_utils.metrics.catalog.metric_pairs`); dropping it would hide the other
+    arm's error from the comparison.
+
     ``tables`` maps a label to a per-image table of the evaluate command. Each pair and key
     selects the two scorings' values per image and hands them to
     :func:`papseg_utils.metrics.stats.paired_differences`. Columns: ``comparison``,
@@ -159,8 +164,7 @@ def paired_gains(
     frames = []
     for name, a, b in pairs:
         for scheme, cls, metric in keys:
-            va, vb = (metric_values(tables[lab], cls, metric, scheme) for lab in (a, b))
-            joined = pd.concat([va, vb], axis=1, keys=["a", "b"], join="inner")
+            joined = metric_pairs(tables[a], tables[b], cls, metric, scheme)
             frames.append(joined.assign(comparison=name, taxonomy=scheme, metric=metric,
                                         **{"class": cls}))  # fmt: skip
     values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["a", "b"])

@@ -232,19 +232,37 @@ def seed_summary(results: pd.DataFrame, by: Sequence[str], metric: str, cls: str
 
 
 def per_image_values(
-    per_image: pd.DataFrame, run_ids: Sequence[str], metric: str, cls: str
+    per_image: pd.DataFrame,
+    run_ids: Sequence[str],
+    metric: str,
+    cls: str,
+    empty_as_perfect: bool = False,
 ) -> pd.Series:
     """Per-image values of ``metric`` for ``cls``, averaged over ``run_ids`` (e.g. seeds).
 
-    Index: image name. Images where a run has NaN (both masks empty) are dropped.
+    Index: image name. Images where a run has NaN are dropped. With ``empty_as_perfect``, a
+    run's ``both_empty`` value (a correct empty answer, NaN in the table) counts as the
+    metric's perfect value (:func:`papseg_utils.metrics.catalog.perfect_value`) instead, and
+    an image stays NaN only when every run is ``both_empty`` there (for
+    :func:`paired_comparisons`, which drops an image only when both sides are).
     """
+    from papseg_utils.metrics.catalog import perfect_value
+
     sub = per_image[
         per_image["run_id"].isin(run_ids)
         & (per_image["metric"] == metric)
         & (per_image["class"] == cls)
     ]
-    wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first")
-    return wide.dropna().mean(axis=1)
+    wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first",
+                           dropna=False)  # fmt: skip
+    if not empty_as_perfect or "empty_case" not in sub:
+        return wide.dropna().mean(axis=1)
+    empty = sub.assign(e=sub["empty_case"].eq("both_empty") & sub["value"].isna()).pivot_table(
+        index="image", columns="run_id", values="e", aggfunc="first"
+    ).reindex_like(wide).fillna(False).astype(bool)
+    filled = wide.mask(empty, perfect_value(metric))
+    out = filled.dropna().mean(axis=1)
+    return out.mask(empty.loc[out.index].all(axis=1))
 
 
 def paired_comparisons(
@@ -266,6 +284,7 @@ def paired_comparisons(
     ``low``, ``high``, ``median_diff``, ``rank_biserial``, ``p_value``, ``p_holm``), and
     ``runs_a``, ``runs_b``: how many runs each side averages.
     """
+    from papseg_utils.metrics.catalog import perfect_value
     from papseg_utils.metrics.stats import paired_differences
 
     unique_names(pairs)
@@ -281,11 +300,13 @@ def paired_comparisons(
         scheme_classes = select(tables.results, run_id=list(runs_a))["class"].unique()
         for cls in classes or scheme_classes:
             for metric in metrics:
-                a = per_image_values(tables.per_image, runs_a, metric, cls)
-                b = per_image_values(tables.per_image, runs_b, metric, cls)
+                a, b = (per_image_values(tables.per_image, r, metric, cls, empty_as_perfect=True)
+                        for r in (runs_a, runs_b))  # fmt: skip
                 common = a.index.intersection(b.index)
+                empty = a[common].isna() & b[common].isna()
+                a, b = (side[common].fillna(perfect_value(metric)).mask(empty) for side in (a, b))
                 frames.append(pd.DataFrame({"comparison": name, "class": cls, "metric": metric,
-                                            "a": a[common], "b": b[common]}))  # fmt: skip
+                                            "a": a, "b": b}))  # fmt: skip
     values = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["a", "b"])
     out = paired_differences(values, ["comparison", "class", "metric"], n_boot, seed=seed)
     out["runs_a"] = [runs[c][0] for c in out["comparison"]]

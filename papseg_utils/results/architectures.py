@@ -1,0 +1,132 @@
+"""The architecture study at true scale: every arm beside the scale-true U-Net, one table.
+
+Reads what ``benchmarks/architecture_pairs.py`` and ``benchmarks/architecture_costs.py`` write
+into one folder (``results/architectures``):
+
+* ``arms.csv`` - one row per arm (the reference U-Net first, as ``unet``): its folder,
+  architecture, encoder, pre-training, seed, family, folds, images and image-head accuracy;
+* ``summary.csv`` - per arm, per-image means with bootstrap 95 % intervals (the reference on
+  each arm's images as ``unet on <arm>'s images``);
+* ``paired.csv`` - per arm, arm minus U-Net on the same images
+  (:func:`papseg_utils.results.paired_gains`);
+* ``costs.csv`` - parameters, MACs and CPU times (optional: the board leaves them blank).
+
+:func:`architecture_board` joins them into the leaderboard of the results chapter and the
+README (``scripts/readme_tables.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from papseg_utils.metrics.catalog import check_columns
+
+ARM_COLUMNS = ("arm", "folder", "architecture", "encoder", "pretrained", "seed", "family",
+               "folds", "images", "split_sha256", "accuracy", "sensitivity", "specificity")  # fmt: skip
+#: (taxonomy, class, metric, column name) of the board, in its order.
+BOARD_KEYS = (
+    ("herlev3", "nucleus", "dice", "nucleus Dice"),
+    ("herlev3", "cytoplasm", "dice", "cytoplasm Dice"),
+    ("herlev3", "nucleus", "hd95", "nucleus HD95 (px)"),
+    ("paper_cells", "healthy", "dice", "healthy cell Dice"),
+    ("paper_cells", "unhealthy", "dice", "unhealthy cell Dice"),
+)
+FAMILY_ORDER = ("cnn", "hybrid", "transformer")
+_PRETRAINED = {"imagenet": "ImageNet", "none": "scratch", "distilled": "distilled"}
+
+
+@dataclass(frozen=True)
+class ArchitectureStudy:
+    """The tables of one architecture-study folder (module docstring); ``costs`` may be None."""
+
+    arms: pd.DataFrame
+    summary: pd.DataFrame
+    paired: pd.DataFrame
+    costs: pd.DataFrame | None
+    folder: Path
+
+
+def load_architecture_study(folder: str | Path) -> ArchitectureStudy:
+    """Read ``arms.csv``, ``summary.csv``, ``paired.csv`` and (if present) ``costs.csv``.
+
+    ``FileNotFoundError`` names the missing file and the benchmark that writes it;
+    ``ValueError`` names a file that lacks a column.
+    """
+    from papseg_utils.book.profiles import project_file
+
+    folder = project_file(folder)
+    tables = {}
+    for name, writer in (("arms", "architecture_pairs"), ("summary", "architecture_pairs"),
+                         ("paired", "architecture_pairs"), ("costs", "architecture_costs")):  # fmt: skip
+        f = folder / f"{name}.csv"
+        if not f.is_file():
+            if name == "costs":
+                tables[name] = None
+                continue
+            raise FileNotFoundError(f"{f}: not found; benchmarks/{writer}.py writes it")
+        tables[name] = pd.read_csv(f)
+    check_columns(tables["arms"], ARM_COLUMNS, str(folder / "arms.csv"))
+    return ArchitectureStudy(tables["arms"], tables["summary"], tables["paired"],
+                             tables["costs"], folder)  # fmt: skip
+
+
+def arm_label(row) -> str:
+    """``"unet (lite0, ImageNet)"``: the README's model names, for an ``arms.csv`` row.
+
+    A seed other than 0 is named (``"unet (lite0, ImageNet), seed 1"``).
+    """
+    encoder = str(row["encoder"]).replace("tf_efficientnet_", "")
+    text = f"{row['architecture']} ({encoder}, {_PRETRAINED.get(row['pretrained'], row['pretrained'])})"
+    return text + (f", seed {int(row['seed'])}" if int(row["seed"]) else "")
+
+
+def _interval(r, digits: int = 3) -> str:
+    return f"{r['mean']:.{digits}f} [{r['low']:.{digits}f}, {r['high']:.{digits}f}]"
+
+
+def _diff(r) -> str:
+    return f"{r['mean_diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
+
+
+def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
+    """The leaderboard: one row per arm, grouped by family, best nucleus Dice first.
+
+    Columns: ``model`` (:func:`arm_label`), ``family``, ``folds``, ``images``, one
+    ``mean [low, high]`` column per :data:`BOARD_KEYS` (per-image means with bootstrap 95 %
+    intervals on the arm's images), ``image head`` (accuracy, %), ``nucleus Dice vs U-Net``
+    (the paired mean difference with its interval; blank for the reference), then, when
+    ``costs.csv`` is there, ``params (M)``, ``GMACs``, ``s / epoch`` and ``ms / image``
+    (one 256 x 256 forward pass on the CPU).
+    """
+    reference = study.arms.iloc[0]["arm"]
+    rows = []
+    for _, arm in study.arms.iterrows():
+        name = arm["arm"]
+        label = next(a for a in study.summary.arm.unique() if a.startswith(f"{reference} on ")) \
+            if name == reference else name  # fmt: skip
+        s = study.summary[study.summary.arm == label].set_index(["taxonomy", "class", "metric"])
+        model = arm_label(arm) + (", seed 0 (the reference)" if name == reference else "")
+        row = {"model": model, "family": arm["family"], "folds": str(arm["folds"]),
+               "images": int(arm["images"])}  # fmt: skip
+        for key in BOARD_KEYS:
+            digits = 1 if key[2] == "hd95" else 3
+            row[key[3]] = _interval(s.loc[key[:3]], digits) if key[:3] in s.index else ""
+        row["image head"] = f"{100 * arm['accuracy']:.1f} %" if pd.notna(arm["accuracy"]) else ""
+        p = study.paired[(study.paired.comparison == f"{name} - U-Net")
+                         & (study.paired["class"] == "nucleus") & (study.paired.metric == "dice")]  # fmt: skip
+        row["nucleus Dice vs U-Net"] = _diff(p.iloc[0]) if len(p) else ""
+        if study.costs is not None and name in set(study.costs.arm):
+            c = study.costs.set_index("arm").loc[name]
+            row |= {"params (M)": f"{c['params_M']:.1f}", "GMACs": f"{c.filter(like='gmacs').iloc[0]:.2f}",
+                    "s / epoch": f"{c['epoch_s']:.0f}",
+                    "ms / image": f"{c.filter(like='infer_ms').iloc[0]:.0f}"}  # fmt: skip
+        row["_nucleus"] = s.loc[BOARD_KEYS[0][:3], "mean"] if BOARD_KEYS[0][:3] in s.index else 0
+        rows.append(row)
+    board = pd.DataFrame(rows)
+    board["_family"] = board.family.map({f: i for i, f in enumerate(FAMILY_ORDER)})
+    board = board.sort_values(["_family", "_nucleus"], ascending=[True, False], kind="stable")
+    return board.drop(columns=["_family", "_nucleus"]).fillna("").reset_index(drop=True)
+

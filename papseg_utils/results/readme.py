@@ -1,0 +1,136 @@
+"""The README's results tables, generated from the committed files under ``results/``.
+
+Each table sits between two markers in ``README.md``::
+
+    <!-- table: NAME (scripts/readme_tables.py writes it from results/) -->
+    | ... the table ... |
+    <!-- /table: NAME -->
+
+:data:`TABLES` maps every ``NAME`` to the function that writes it (a Markdown table, no
+trailing newline). ``scripts/readme_tables.py`` rewrites the tables in place;
+``tests/test_readme_tables.py`` fails when a table in the README differs from what the files
+give, so no number in these tables is typed by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+#: The scorings of the Herlev recipe table: (row label, folder under results/).
+CV_ROWS = (
+    ("herlev-best, 5-fold CV (every image once)", "herlev-best-cv"),
+    ("herlev-best, fold 0", "herlev-best-ablation/recipe-tta-f0"),
+    ("herlev-best without TTA, fold 0", "herlev-best-ablation/recipe-f0"),
+    ("herlev-scale-true, 5-fold CV (same folds)", "herlev-scale-true-cv"),
+    ("baseline (no image head, no TTA), fold 0", "herlev-best-ablation/baseline-f0"),
+)
+#: (column, taxonomy, class, metric, statistic) of that table.
+CV_COLUMNS = (
+    ("nucleus Dice", "herlev3", "nucleus", "dice", "interval"),
+    ("cytoplasm Dice", "herlev3", "cytoplasm", "dice", "interval"),
+    ("mean IoU (cyto, nucleus)", "herlev3", "macro", "iou", "interval"),
+    ("nucleus HD95 median (px)", "herlev3", "nucleus", "hd95", "median"),
+    ("healthy cell Dice", "paper_cells", "healthy", "dice", "interval"),
+    ("unhealthy cell Dice", "paper_cells", "unhealthy", "dice", "interval"),
+)
+_MARKER = re.compile(
+    r"(<!-- table: (?P<name>[\w-]+) [^>]*-->\n)(?P<body>.*?)(\n<!-- /table: (?P=name) -->)",
+    re.DOTALL,
+)
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _results(root: Path | None) -> Path:
+    from papseg_utils.book.profiles import project_file
+
+    return Path(root) if root is not None else project_file("results")
+
+
+def cv_table(root: Path | None = None) -> str:
+    """The Herlev recipe's scorings (:data:`CV_ROWS`): per-image means with their intervals."""
+    rows = []
+    for label, folder in CV_ROWS:
+        s = pd.read_csv(_results(root) / folder / "summary.csv")
+        s = s.set_index(["scheme", "class", "metric"])
+        n = int(s.loc[("herlev3", "nucleus", "dice"), "n"])
+        row = {"scoring": label, "images": n}
+        for col, *key, stat in CV_COLUMNS:
+            key = tuple(key)
+            if key not in s.index or pd.isna(s.loc[key, "mean"]):
+                row[col] = "–"
+            elif stat == "median":
+                row[col] = f"{s.loc[key, 'median']:.2f}"
+            else:
+                r = s.loc[key]
+                row[col] = f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+        rows.append(row)
+    return _markdown(pd.DataFrame(rows))
+
+
+def distilled_table(root: Path | None = None) -> str:
+    """Distilled SegFormer against scratch and against the U-Net: paired per-image Dice."""
+    from papseg_utils.distill.report import load_runs, paired_table
+
+    paired = paired_table(load_runs(_results(root) / "distilled-vs-scratch"))
+    wanted = ("distilled - scratch", "distilled - U-Net Lite0")
+    classes = {"nucleus": "nucleus", "cytoplasm": "cytoplasm", "unhealthy": "unhealthy cells",
+               "healthy": "healthy cells"}  # fmt: skip
+    rows = []
+    for comparison in wanted:
+        for fraction in sorted(paired.fraction.unique(), reverse=True):
+            sub = paired[(paired.comparison == comparison) & (paired.fraction == fraction)]
+            row = {"data": f"{fraction:.0%}".replace("%", " %"), "comparison": comparison}
+            for cls, col in classes.items():
+                r = sub[sub["class"] == cls].iloc[0]
+                row[col] = f"{r['mean_diff']:+.3f} [{r['low']:.3f}, {r['high']:.3f}] (n {r['n']})"
+            rows.append(row)
+    return _markdown(pd.DataFrame(rows))
+
+
+def architectures_table(root: Path | None = None) -> str:
+    """The architecture study's leaderboard (:func:`~papseg_utils.results.architecture_board`)."""
+    from .architectures import architecture_board, load_architecture_study
+
+    return _markdown(architecture_board(load_architecture_study(_results(root) / "architectures")))
+
+
+TABLES: dict[str, Callable[..., str]] = {
+    "herlev-cv": cv_table,
+    "distilled-vs-scratch": distilled_table,
+    "architectures": architectures_table,
+}
+
+
+def update_tables(text: str, root: Path | None = None) -> tuple[str, list[str]]:
+    """``text`` with every marked table regenerated, and the names of the tables that changed.
+
+    ``ValueError`` names a marker whose table :data:`TABLES` does not know, or a table of
+    :data:`TABLES` that ``text`` lacks.
+    """
+    found = [m["name"] for m in _MARKER.finditer(text)]
+    unknown = sorted(set(found) - set(TABLES))
+    missing = sorted(set(TABLES) - set(found))
+    if unknown or missing:
+        raise ValueError(
+            f"README table markers: unknown {unknown}, missing {missing}; known tables are "
+            f"{sorted(TABLES)} (see papseg_utils/results/readme.py)"
+        )
+    changed = []
+
+    def _sub(m: re.Match) -> str:
+        body = TABLES[m["name"]](root)
+        if body != m["body"]:
+            changed.append(m["name"])
+        return m.group(1) + body + m.group(4)
+
+    return _MARKER.sub(_sub, text), changed
