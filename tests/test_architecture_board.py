@@ -63,3 +63,21 @@ def test_costs_are_optional_and_missing_tables_are_named(tmp_path):
 def test_arm_label_names_a_second_seed():
     row = {"architecture": "fpn", "encoder": "tf_efficientnet_lite0", "pretrained": "none", "seed": 2}
     assert arm_label(row) == "fpn (lite0, scratch), seed 2"
+
+
+def test_paper_claims_are_computed_from_the_tables(tmp_path):
+    from papseg_utils.results.architectures import paper_claims
+
+    _write(tmp_path)
+    claims = paper_claims(load_architecture_study(tmp_path)).set_index("claim")["verdict"]
+    assert claims.tolist() == ["not supported"] * 3
+    # make the distilled SegFormer the best, with a paired interval above 0
+    summary = pd.read_csv(tmp_path / "summary.csv")
+    summary.loc[summary.arm == "seg", ["mean", "low", "high"]] = [0.97, 0.96, 0.98]
+    summary.to_csv(tmp_path / "summary.csv", index=False)
+    paired = pd.read_csv(tmp_path / "paired.csv")
+    paired[["mean_diff", "low", "high"]] = [0.07, 0.05, 0.09]
+    paired.to_csv(tmp_path / "paired.csv", index=False)
+    out = paper_claims(load_architecture_study(tmp_path))
+    assert out.verdict.tolist() == ["supported", "supported", "not supported"]
+    assert "segformer (mit_b0, distilled) (transformer), 0.970" in out.measured[0]

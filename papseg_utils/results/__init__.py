@@ -9,7 +9,12 @@ the figures (:mod:`.plots`). Every paired table is
 is re-exported here: ``from papseg_utils import results as R`` then ``R.leaderboard(...)``.
 """
 
-from .architectures import ArchitectureStudy, architecture_board, load_architecture_study
+from .architectures import (
+    ArchitectureStudy,
+    architecture_board,
+    load_architecture_study,
+    paper_claims,
+)
 from .plots import (
     plot_data_efficiency,
     plot_forest,

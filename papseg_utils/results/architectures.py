@@ -105,9 +105,7 @@ def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
     rows = []
     for _, arm in study.arms.iterrows():
         name = arm["arm"]
-        label = next(a for a in study.summary.arm.unique() if a.startswith(f"{reference} on ")) \
-            if name == reference else name  # fmt: skip
-        s = study.summary[study.summary.arm == label].set_index(["taxonomy", "class", "metric"])
+        s = _arm_summary(study, name)
         model = arm_label(arm) + (", seed 0 (the reference)" if name == reference else "")
         row = {"model": model, "family": arm["family"], "folds": str(arm["folds"]),
                "images": int(arm["images"])}  # fmt: skip
@@ -130,3 +128,60 @@ def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
     board = board.sort_values(["_family", "_nucleus"], ascending=[True, False], kind="stable")
     return board.drop(columns=["_family", "_nucleus"]).fillna("").reset_index(drop=True)
 
+
+
+def _arm_summary(study: ArchitectureStudy, name: str) -> pd.DataFrame:
+    """``summary.csv`` rows of arm ``name`` indexed by (taxonomy, class, metric); the reference
+    arm (the first of ``arms.csv``) reads its rows on the other arms' images."""
+    label = name
+    if name == study.arms.iloc[0]["arm"]:
+        label = next(a for a in study.summary.arm.unique() if a.startswith(f"{name} on "))
+    return study.summary[study.summary.arm == label].set_index(["taxonomy", "class", "metric"])
+
+
+def _best(study: ArchitectureStudy, names) -> tuple[str, pd.DataFrame]:
+    """The arm of ``names`` with the highest nucleus Dice, and its summary rows."""
+    scored = {n: _arm_summary(study, n) for n in names}
+    best = max(scored, key=lambda n: scored[n].loc[BOARD_KEYS[0][:3], "mean"])
+    return best, scored[best]
+
+
+def paper_claims(study: ArchitectureStudy) -> pd.DataFrame:
+    """"What the paper claims / what we measured", computed from the study's tables.
+
+    Three rows: the best architecture is a Transformer (SegFormer); a pretrained Transformer
+    beats a pretrained CNN; Dice 0.95 for every class. ``measured`` states the numbers (per-image
+    means with their bootstrap intervals, paired differences against the U-Net) and ``verdict``
+    is ``"supported"``, ``"not supported"`` or ``"not tested"`` (a family with no arm).
+    """
+    label = {r["arm"]: arm_label(r) for _, r in study.arms.iterrows()}
+    arms = study.arms
+    best, rows = _best(study, arms.arm)
+    family = arms.set_index("arm").loc[best, "family"]
+    cnns = arms[arms.family == "cnn"].arm
+    cnn, cnn_rows = _best(study, cnns) if len(cnns) else (None, None)
+    pre = arms[(arms.family == "transformer") & (arms.pretrained != "none")].arm
+    out = [{"claim": "the best architecture is a Transformer (SegFormer)",
+            "measured": f"highest nucleus Dice: {label[best]} ({family}), "
+                        f"{_interval(rows.loc[BOARD_KEYS[0][:3]])}",
+            "verdict": "supported" if family == "transformer" else "not supported"}]  # fmt: skip
+    if len(pre) and cnn is not None:
+        t, t_rows = _best(study, pre)
+        gap = t_rows.loc[BOARD_KEYS[0][:3], "mean"] - cnn_rows.loc[BOARD_KEYS[0][:3], "mean"]
+        p = study.paired[(study.paired.comparison == f"{t} - U-Net")
+                         & (study.paired["class"] == "nucleus") & (study.paired.metric == "dice")]  # fmt: skip
+        paired = f"; paired against the U-Net {_diff(p.iloc[0])}" if len(p) else ""
+        out.append({"claim": "a pretrained Transformer beats a pretrained CNN",
+                    "measured": f"best pretrained Transformer {label[t]} minus best CNN "
+                                f"{label[cnn]}: nucleus Dice {gap:+.3f}{paired}",
+                    "verdict": "supported" if gap > 0 and len(p) and p.iloc[0]["low"] > 0
+                    else "not supported"})  # fmt: skip
+    else:
+        out.append({"claim": "a pretrained Transformer beats a pretrained CNN",
+                    "measured": "no pretrained Transformer arm", "verdict": "not tested"})  # fmt: skip
+    dice = [k for k in BOARD_KEYS if k[2] == "dice"]
+    values = ", ".join(f"{k[1]} {rows.loc[k[:3], 'mean']:.3f}" for k in dice if k[:3] in rows.index)
+    every = all(k[:3] in rows.index and rows.loc[k[:3], "mean"] >= 0.95 for k in dice)
+    out.append({"claim": "Dice 0.95 for every class", "measured": f"{label[best]}: {values}",
+                "verdict": "supported" if every else "not supported"})  # fmt: skip
+    return pd.DataFrame(out)
