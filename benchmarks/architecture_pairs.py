@@ -96,7 +96,9 @@ def main(argv=None) -> int:
     arms.insert(0, _describe("unet", args.reference, fold0))
     hashes = {a["arm"]: a["split_sha256"][:12] for a in arms}
     if len(set(hashes.values())) != 1:
-        raise SystemExit(f"the arms were not trained on one split (fold 0 split.json sha256): {hashes}")
+        raise SystemExit(
+            f"the arms were not trained on one split (fold 0 split.json sha256): {hashes}"
+        )
     pd.DataFrame(arms).to_csv(args.out / "arms.csv", index=False)
     print(paired.round(4).to_string(index=False))
     return 0

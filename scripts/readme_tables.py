@@ -1,7 +1,7 @@
 """Rewrite the README's results tables from the committed files (papseg_utils.results.readme).
 
-    python scripts/readme_tables.py          # rewrite README.md in place
-    python scripts/readme_tables.py --check  # exit 1 naming the tables that differ
+python scripts/readme_tables.py          # rewrite README.md in place
+python scripts/readme_tables.py --check  # exit 1 naming the tables that differ
 """
 
 from __future__ import annotations
@@ -24,7 +24,9 @@ def main(argv=None) -> int:
     text, changed = update_tables(readme.read_text(encoding="utf-8"), ROOT / "results")
     if args.check:
         if changed:
-            print(f"README.md: tables out of date: {', '.join(changed)}; run python scripts/readme_tables.py")
+            print(
+                f"README.md: tables out of date: {', '.join(changed)}; run python scripts/readme_tables.py"
+            )
             return 1
         print("README.md: every results table matches results/")
         return 0

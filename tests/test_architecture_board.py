@@ -61,7 +61,12 @@ def test_costs_are_optional_and_missing_tables_are_named(tmp_path):
 
 
 def test_arm_label_names_a_second_seed():
-    row = {"architecture": "fpn", "encoder": "tf_efficientnet_lite0", "pretrained": "none", "seed": 2}
+    row = {
+        "architecture": "fpn",
+        "encoder": "tf_efficientnet_lite0",
+        "pretrained": "none",
+        "seed": 2,
+    }
     assert arm_label(row) == "fpn (lite0, scratch), seed 2"
 
 

@@ -197,7 +197,7 @@ def metric_values(
 ) -> pd.Series:
     """``image -> value`` (float64) of one class and metric (and scheme) of a per-image table.
 
-    NaN values are kept (drop them pairwise where two tables are compared).
+    NaN values are kept (pair two tables with :func:`metric_pairs`, which knows the empty cases).
     """
     keep = (table["class"] == cls) & (table["metric"] == metric_name)
     if scheme is not None:

@@ -4,8 +4,10 @@ The functions turn the tables into the comparisons of the results chapter: a lea
 data-efficiency curve of pre-trained vs scratch, the architecture families, augmentation, region
 vs boundary quality, and paired tests on the same test images (:mod:`.study`); the
 cross-validated recipe's scorings (:mod:`.scorings`); the project's targets (:mod:`.targets`);
-the figures (:mod:`.plots`). Every paired table is
-:func:`papseg_utils.metrics.stats.paired_differences` on the images both arms scored. Everything
+the figures (:mod:`.plots`); the architecture study at true scale (:mod:`.architectures`) and
+the README's tables (:mod:`.readme`). Every paired table is
+:func:`papseg_utils.metrics.stats.paired_differences` on the images both arms scored, a correct
+empty answer paired at the perfect value (:func:`papseg_utils.metrics.catalog.metric_pairs`). Everything
 is re-exported here: ``from papseg_utils import results as R`` then ``R.leaderboard(...)``.
 """
 
@@ -48,10 +50,12 @@ from .study import (
 from .targets import CV_TARGETS, Target, cv_targets, target_check, target_name, targets_text
 
 __all__ = [
+    "ArchitectureStudy",
     "CV_TARGETS",
     "Scoring",
     "StudyTables",
     "Target",
+    "architecture_board",
     "best_run",
     "by_group",
     "compact_board",
@@ -59,10 +63,12 @@ __all__ = [
     "format_tests",
     "label",
     "leaderboard",
+    "load_architecture_study",
     "load_scoring",
     "load_study",
     "metric_correlation",
     "paired_comparisons",
+    "paper_claims",
     "paired_gains",
     "per_image_values",
     "plot_data_efficiency",

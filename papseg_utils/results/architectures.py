@@ -129,7 +129,6 @@ def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
     return board.drop(columns=["_family", "_nucleus"]).fillna("").reset_index(drop=True)
 
 
-
 def _arm_summary(study: ArchitectureStudy, name: str) -> pd.DataFrame:
     """``summary.csv`` rows of arm ``name`` indexed by (taxonomy, class, metric); the reference
     arm (the first of ``arms.csv``) reads its rows on the other arms' images."""
@@ -147,7 +146,7 @@ def _best(study: ArchitectureStudy, names) -> tuple[str, pd.DataFrame]:
 
 
 def paper_claims(study: ArchitectureStudy) -> pd.DataFrame:
-    """"What the paper claims / what we measured", computed from the study's tables.
+    """ "What the paper claims / what we measured", computed from the study's tables.
 
     Three rows: the best architecture is a Transformer (SegFormer); a pretrained Transformer
     beats a pretrained CNN; Dice 0.95 for every class. ``measured`` states the numbers (per-image

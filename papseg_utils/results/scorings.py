@@ -16,8 +16,8 @@ from papseg_utils.metrics.catalog import (
     SUMMARY_COLUMNS,
     check_columns,
     metric_label,
-    metric_record,
     metric_pairs,
+    metric_record,
 )
 
 from .study import unique_names

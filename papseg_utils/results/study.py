@@ -257,9 +257,13 @@ def per_image_values(
                            dropna=False)  # fmt: skip
     if not empty_as_perfect or "empty_case" not in sub:
         return wide.dropna().mean(axis=1)
-    empty = sub.assign(e=sub["empty_case"].eq("both_empty") & sub["value"].isna()).pivot_table(
-        index="image", columns="run_id", values="e", aggfunc="first"
-    ).reindex_like(wide).fillna(False).astype(bool)
+    empty = (
+        sub.assign(e=sub["empty_case"].eq("both_empty") & sub["value"].isna())
+        .pivot_table(index="image", columns="run_id", values="e", aggfunc="first")
+        .reindex_like(wide)
+        .fillna(False)
+        .astype(bool)
+    )
     filled = wide.mask(empty, perfect_value(metric))
     out = filled.dropna().mean(axis=1)
     return out.mask(empty.loc[out.index].all(axis=1))
