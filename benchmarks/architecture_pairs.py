@@ -14,7 +14,8 @@ keeps the reference's rows of the images each arm scored (the same test fold), a
   and images it was scored on, and its image head's accuracy, sensitivity and specificity
   (read by ``benchmarks/architecture_costs.py`` and :func:`papseg_utils.results.architecture_board`).
 
-Usage::
+The benchmark stops, before writing, when an arm's ``folds/foldK/split.json`` differs from the
+reference's for a fold K it was scored on. Usage::
 
     PYTHONPATH=. python benchmarks/architecture_pairs.py --reference results/herlev-scale-true-cv \\
         --arm segformer-distilled=results/architectures/segformer-distilled-f0 \\
@@ -58,6 +59,28 @@ def _describe(name: str, folder: Path, table: pd.DataFrame) -> dict:
             **{k: head.get(k) for k in ("accuracy", "sensitivity", "specificity")}}  # fmt: skip
 
 
+def _split_sha(folder: Path, fold: int) -> str:
+    import json
+
+    f = folder / "folds" / f"fold{fold}" / "split.json"
+    if not f.is_file():
+        raise SystemExit(f"{f}: not found; every fold an arm was scored on needs its split.json")
+    return json.loads(f.read_text())["sha256"]
+
+
+def _check_splits(reference: Path, specs: list[str], tables: dict) -> None:
+    """Stop unless every arm's split of every fold it was scored on is the reference's."""
+    for spec in specs:
+        name, _, folder = spec.partition("=")
+        for fold in sorted(tables[name]["fold"].unique()):
+            ours, theirs = _split_sha(Path(folder), fold), _split_sha(reference, fold)
+            if ours != theirs:
+                raise SystemExit(
+                    f"{name}: fold {fold} was trained on another split than the reference "
+                    f"({ours[:12]} vs {theirs[:12]}, the sha256 of folds/fold{fold}/split.json)"
+                )
+
+
 def main(argv=None) -> int:
     from papseg_utils.metrics.catalog import metric_values
     from papseg_utils.metrics.stats import bootstrap_mean_ci
@@ -88,17 +111,13 @@ def main(argv=None) -> int:
                     mean, lo, hi = bootstrap_mean_ci(v, n_boot=args.n_boot, seed=args.seed)
                     rows.append({"arm": label, "taxonomy": scheme, "class": cls, "metric": metric,
                                  "n": len(v), "mean": mean, "low": lo, "high": hi})  # fmt: skip
+    _check_splits(args.reference, args.arm, tables)
     args.out.mkdir(parents=True, exist_ok=True)
     paired = paired_gains(tables, pairs, n_boot=args.n_boot, seed=args.seed)
     paired.to_csv(args.out / "paired.csv", index=False)
     pd.DataFrame(rows).to_csv(args.out / "summary.csv", index=False)
-    fold0 = reference[reference.image.isin(set().union(*(t.image for t in tables.values())))]
-    arms.insert(0, _describe("unet", args.reference, fold0))
-    hashes = {a["arm"]: a["split_sha256"][:12] for a in arms}
-    if len(set(hashes.values())) != 1:
-        raise SystemExit(
-            f"the arms were not trained on one split (fold 0 split.json sha256): {hashes}"
-        )
+    first = pairs[0][1]  # the reference row of arms.csv: on the first arm's images
+    arms.insert(0, _describe("unet", args.reference, tables[first]))
     pd.DataFrame(arms).to_csv(args.out / "arms.csv", index=False)
     print(paired.round(4).to_string(index=False))
     return 0

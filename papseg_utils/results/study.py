@@ -253,10 +253,11 @@ def per_image_values(
         & (per_image["metric"] == metric)
         & (per_image["class"] == cls)
     ]
+    if not empty_as_perfect or "empty_case" not in sub:
+        wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first")
+        return wide.dropna().mean(axis=1)
     wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first",
                            dropna=False)  # fmt: skip
-    if not empty_as_perfect or "empty_case" not in sub:
-        return wide.dropna().mean(axis=1)
     empty = (
         sub.assign(e=sub["empty_case"].eq("both_empty") & sub["value"].isna())
         .pivot_table(index="image", columns="run_id", values="e", aggfunc="first")
