@@ -30,7 +30,10 @@ def _check(model) -> dict:
 
     from papseg_utils.models.inspect import imagenet_topk
 
-    cat, coffee = imagenet_topk(model, data.chelsea(), k=1), imagenet_topk(model, data.coffee(), k=1)
+    cat, coffee = (
+        imagenet_topk(model, data.chelsea(), k=1),
+        imagenet_topk(model, data.coffee(), k=1),
+    )
     return {
         "chelsea_top1": f"{cat.class_id[0]} {cat.name[0]} ({cat.probability[0]:.3f})",
         "coffee_top1": f"{coffee.class_id[0]} {coffee.name[0]} ({coffee.probability[0]:.3f})",
@@ -58,7 +61,9 @@ def main(argv=None) -> int:
                 row = {"encoder": arch, "package": f"{dist}==0.1.0", "loaded": "strict",
                        "params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 2),
                        "weights_sha256": info.get("weights_sha256", ""), **_check(model)}  # fmt: skip
-                row["random_init_right"] = _check(timm.create_model(arch, pretrained=False))["right"]
+                row["random_init_right"] = _check(timm.create_model(arch, pretrained=False))[
+                    "right"
+                ]
         except WeightsUnavailableError as err:
             row = {"encoder": arch, "package": dist, "loaded": f"not installed ({err})"}
         rows.append(row)
