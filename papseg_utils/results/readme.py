@@ -97,11 +97,23 @@ def distilled_table(root: Path | None = None) -> str:
     return _markdown(pd.DataFrame(rows))
 
 
+#: The architecture board's columns, split into two tables that fit the book's page width.
+ARCHITECTURE_TABLES = (
+    ("model", "family", "nucleus Dice", "cytoplasm Dice", "nucleus HD95 (px)",
+     "nucleus Dice vs U-Net"),
+    ("model", "healthy cell Dice", "unhealthy cell Dice", "image head", "params (M)", "GMACs",
+     "s / epoch", "ms / image"),
+)  # fmt: skip
+
+
 def architectures_table(root: Path | None = None) -> str:
-    """The architecture study's leaderboard (:func:`~papseg_utils.results.architecture_board`)."""
+    """The architecture study's leaderboard (:func:`~papseg_utils.results.architecture_board`),
+    as two tables (:data:`ARCHITECTURE_TABLES`; columns the board lacks are left out)."""
     from .architectures import architecture_board, load_architecture_study
 
-    return _markdown(architecture_board(load_architecture_study(_results(root) / "architectures")))
+    board = architecture_board(load_architecture_study(_results(root) / "architectures"))
+    parts = [board[[c for c in cols if c in board]] for cols in ARCHITECTURE_TABLES]
+    return "\n\n".join(_markdown(part) for part in parts)
 
 
 TABLES: dict[str, Callable[..., str]] = {
