@@ -24,6 +24,8 @@ import pandas as pd
 
 from papseg_utils.metrics.catalog import check_columns
 
+from .scorings import format_interval
+
 ARM_COLUMNS = ("arm", "folder", "architecture", "encoder", "pretrained", "seed", "family",
                "folds", "images", "split_sha256", "accuracy", "sensitivity", "specificity")  # fmt: skip
 #: (taxonomy, class, metric, column name) of the board, in its order.
@@ -83,10 +85,6 @@ def arm_label(row) -> str:
     return text + (f", seed {int(row['seed'])}" if int(row["seed"]) else "")
 
 
-def _interval(r, digits: int = 3) -> str:
-    return f"{r['mean']:.{digits}f} [{r['low']:.{digits}f}, {r['high']:.{digits}f}]"
-
-
 def _diff(r) -> str:
     return f"{r['mean_diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
 
@@ -111,7 +109,7 @@ def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
                "images": int(arm["images"])}  # fmt: skip
         for key in BOARD_KEYS:
             digits = 1 if key[2] == "hd95" else 3
-            row[key[3]] = _interval(s.loc[key[:3]], digits) if key[:3] in s.index else ""
+            row[key[3]] = format_interval(s.loc[key[:3]], digits) if key[:3] in s.index else ""
         row["image head"] = f"{100 * arm['accuracy']:.1f} %" if pd.notna(arm["accuracy"]) else ""
         p = study.paired[(study.paired.comparison == f"{name} - U-Net")
                          & (study.paired["class"] == "nucleus") & (study.paired.metric == "dice")]  # fmt: skip
@@ -162,7 +160,7 @@ def paper_claims(study: ArchitectureStudy) -> pd.DataFrame:
     pre = arms[(arms.family == "transformer") & (arms.pretrained != "none")].arm
     out = [{"claim": "the best architecture is a Transformer (SegFormer)",
             "measured": f"highest nucleus Dice: {label[best]} ({family}), "
-                        f"{_interval(rows.loc[BOARD_KEYS[0][:3]])}",
+                        f"{format_interval(rows.loc[BOARD_KEYS[0][:3]])}",
             "verdict": "supported" if family == "transformer" else "not supported"}]  # fmt: skip
     if len(pre) and cnn is not None:
         t, t_rows = _best(study, pre)

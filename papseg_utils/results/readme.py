@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from .scorings import format_interval
+
 #: The scorings of the Herlev recipe table: (row label, folder under results/).
 CV_ROWS = (
     ("herlev-best, 5-fold CV (every image once)", "herlev-best-cv"),
@@ -71,8 +73,7 @@ def cv_table(root: Path | None = None) -> str:
             elif stat == "median":
                 row[col] = f"{s.loc[key, 'median']:.2f}"
             else:
-                r = s.loc[key]
-                row[col] = f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+                row[col] = format_interval(s.loc[key])
         rows.append(row)
     return _markdown(pd.DataFrame(rows))
 

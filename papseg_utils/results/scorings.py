@@ -120,7 +120,7 @@ def scoring_table(
                 col.append("")
                 continue
             r = s.loc[key]
-            text = f"{r['mean']:.3f} [{r['low']:.3f}, {r['high']:.3f}]"
+            text = format_interval(r)
             if _is_distance(key[2]):
                 text += f"; median {r['median']:.2f}"
             col.append(text)
@@ -130,6 +130,11 @@ def scoring_table(
         names=["taxonomy", "class", "metric"],
     )
     return pd.DataFrame(out, index=index)
+
+
+def format_interval(row, digits: int = 3) -> str:
+    """``"mean [low, high]"`` of a summary row (anything with those keys), ``digits`` decimals."""
+    return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
 
 def _is_distance(name: str) -> bool:

@@ -246,7 +246,7 @@ def per_image_values(
     an image stays NaN only when every run is ``both_empty`` there (for
     :func:`paired_comparisons`, which drops an image only when both sides are).
     """
-    from papseg_utils.metrics.catalog import perfect_value
+    from papseg_utils.metrics.catalog import average_runs
 
     sub = per_image[
         per_image["run_id"].isin(run_ids)
@@ -256,18 +256,14 @@ def per_image_values(
     if not empty_as_perfect or "empty_case" not in sub:
         wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first")
         return wide.dropna().mean(axis=1)
-    wide = sub.pivot_table(index="image", columns="run_id", values="value", aggfunc="first",
-                           dropna=False)  # fmt: skip
-    empty = (
-        sub.assign(e=sub["empty_case"].eq("both_empty") & sub["value"].isna())
-        .pivot_table(index="image", columns="run_id", values="e", aggfunc="first")
-        .reindex_like(wide)
-        .fillna(False)
-        .astype(bool)
-    )
-    filled = wide.mask(empty, perfect_value(metric))
-    out = filled.dropna().mean(axis=1)
-    return out.mask(empty.loc[out.index].all(axis=1))
+    # as above, an image counts only where every run has a value (a correct empty answer is one)
+    gap = sub["value"].isna() & ~sub["empty_case"].eq("both_empty")
+    runs = sub.groupby("image")["run_id"].nunique()
+    complete = runs.index[
+        (runs == sub["run_id"].nunique()) & ~runs.index.isin(sub.loc[gap, "image"])
+    ]
+    mean = average_runs(sub[sub["image"].isin(complete)], ["image"])  # via metrics.catalog
+    return mean.set_index("image")["value"].sort_index()
 
 
 def paired_comparisons(
