@@ -69,13 +69,22 @@ def test_paired_differences_uses_the_images_both_arms_scored():
     assert x.mean_diff == pytest.approx(0.15) and x.median_diff == pytest.approx(0.15)
     assert y.n == 5 and y.mean_diff == pytest.approx(0.5) and y.median_diff == pytest.approx(0.5)
     np.testing.assert_allclose(out.p_holm, holm(out.p_value))
-    # one generator, seeded once, draws the groups in turn
-    rng = np.random.default_rng(0)
-    first = bootstrap_mean_ci(np.array([0.1, 0.2]), n_boot=300, seed=rng)
-    second = bootstrap_mean_ci(np.array([0.5, 0.0, 0.5, 1.0, 0.5]), n_boot=300, seed=rng)
+    # each group draws its resamples from a generator seeded afresh: its own interval
+    first = bootstrap_mean_ci(np.array([0.1, 0.2]), n_boot=300, seed=0)
+    second = bootstrap_mean_ci(np.array([0.5, 0.0, 0.5, 1.0, 0.5]), n_boot=300, seed=0)
     assert (x.low, x.high) == pytest.approx(first[1:]) and (y.low, y.high) == pytest.approx(
         second[1:]
     )
+
+
+def test_a_groups_interval_does_not_move_when_other_groups_are_added():
+    values = _values()
+    alone = paired_differences(values[values.comparison == "y"], ["comparison"], n_boot=300)
+    extra = pd.DataFrame({"comparison": "w", "a": np.linspace(0, 1, 9), "b": np.linspace(1, 0, 9)})
+    grown = paired_differences(pd.concat([extra, values]), ["comparison"], n_boot=300)
+    y = grown[grown.comparison == "y"].iloc[0]
+    assert (y.low, y.high) == (alone.low.iloc[0], alone.high.iloc[0])
+    assert y.p_holm >= alone.p_holm.iloc[0]  # Holm still corrects over the rows of its table
 
 
 def _table(values: dict[str, float], cls: str = "nucleus") -> pd.DataFrame:

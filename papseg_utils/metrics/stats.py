@@ -36,7 +36,7 @@ def bootstrap_mean_ci(
     n_boot : number of bootstrap resamples.
     confidence : e.g. 0.95.
     seed : seeds ``numpy.random.default_rng``; a ``Generator`` is used as it is (its stream
-        goes on: :func:`paired_differences` draws the rows of a table from one generator).
+        goes on).
     method : ``"percentile"`` (vectorised resampling) or ``"bca"``
         (bias-corrected and accelerated, via ``scipy.stats.bootstrap``).
 
@@ -212,10 +212,9 @@ def paired_differences(
         with a NaN is dropped (pairwise), so each group compares the images both arms scored.
     by : the group columns; groups keep the order of their first row.
     n_boot, confidence : of the bootstrap intervals.
-    seed : seeds one ``numpy.random.default_rng`` that draws the resamples of the groups in
-        turn: the table is reproduced exactly from the same rows, while a group's interval
-        moves a little when other groups are drawn before it (a table of its own gives it
-        other resamples).
+    seed : seeds a fresh ``numpy.random.default_rng`` for each group, so a group's interval
+        depends on its own pairs and the seed alone: adding an arm or a class to a table
+        leaves every other row as it was, and a table of one group gives that row exactly.
 
     Returns
     -------
@@ -235,10 +234,9 @@ def paired_differences(
     difference is given too: the Wilcoxon test ranks the differences, so it can see a shift
     in most images that a few large changes the other way hide from the mean.
     """
-    rng = np.random.default_rng(seed)
     rows = []
     for key, g in values.dropna(subset=["a", "b"]).groupby(list(by), sort=False):
-        res = paired_test(g["b"].to_numpy(), g["a"].to_numpy(), n_boot, confidence, seed=rng)
+        res = paired_test(g["b"].to_numpy(), g["a"].to_numpy(), n_boot, confidence, seed=seed)
         rows.append({**dict(zip(by, key, strict=True)), "n": res.n,
                      "mean_a": float(g["a"].mean()), "mean_b": float(g["b"].mean()),
                      "mean_diff": res.mean_diff, "low": res.ci_low, "high": res.ci_high,
