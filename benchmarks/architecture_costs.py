@@ -1,7 +1,8 @@
 """What each architecture of the study costs: parameters, MACs and CPU time, one table.
 
 For every arm of ``arms.csv`` in ``--study`` (written by ``benchmarks/architecture_pairs.py``: each
-arm's folder holds ``folds/fold0/train_args.json`` and ``history.csv``), rebuilds the network from its train arguments with
+arm's folder holds ``folds/foldK/train_args.json`` and ``history.csv`` for each fold K it
+trained), rebuilds the network from its fold-0 train arguments with
 random weights (the weights do not change the cost; the image head is included when the arm
 trained one) and measures, in one process:
 
@@ -11,8 +12,8 @@ trained one) and measures, in one process:
   attention; element-wise operations are not counted);
 * ``infer_ms_256``: the median wall time of a forward pass on that input over ``--repeats``
   passes after five warm-up passes, in ms, with ``--threads`` CPU threads;
-* ``epoch_s``: the median epoch time of the arm's training run (``history.csv``), which ran on
-  the same machine, one job at a time.
+* ``epoch_s``: the median epoch time over the arm's training runs (every fold's
+  ``history.csv``), which ran on the same machine, one job at a time.
 
 Writes ``costs.csv`` into ``--study`` with ``arm`` and the columns above, plus ``costs.json``
 with the machine and the options. Run it on a quiet machine (no training beside it). Usage::
@@ -85,7 +86,9 @@ def main(argv=None) -> int:
     for arm, folder in pd.read_csv(arms_file)[["arm", "folder"]].itertuples(index=False):
         folder = Path(folder)
         train = json.loads((folder / "folds" / "fold0" / "train_args.json").read_text())
-        history = pd.read_csv(folder / "folds" / "fold0" / "history.csv")
+        history = pd.concat(
+            [pd.read_csv(f) for f in sorted(folder.glob("folds/fold*/history.csv"))]
+        )
         model = _network(train)
         macs, seconds = _measure(model, args.size, args.repeats)
         rows.append({"arm": arm, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,

@@ -1,0 +1,72 @@
+"""Numbers quoted in prose, checked against the tables they come from.
+
+The book and the README say what a table shows in sentences such as "U-Net++ is +0.001 nucleus
+Dice [-0.008, +0.012] from the U-Net". :func:`quoted_intervals` finds every such
+``value [low, high]`` in a text; :func:`unmatched_quotes` returns those that no row of the given
+tables holds at the quoted precision, so a test fails when a table is regenerated and the prose
+is not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+
+_NUMBER = r"[+\-\u2212]?\d+(?:\.\d+)?"
+#: ``value [low, high]``, with an optional unit between the value and the bracket.
+QUOTE = re.compile(rf"({_NUMBER})(?: ?(?:px|um|µm|%))? \[({_NUMBER}), ({_NUMBER})\]")
+#: (value, low, high) column triples a table may hold.
+TRIPLES = (("mean_diff", "low", "high"), ("mean", "low", "high"))
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One quoted ``value [low, high]``: the three numbers as written, and their decimals."""
+
+    text: str
+    value: float
+    low: float
+    high: float
+    decimals: int
+
+
+def _number(s: str) -> float:
+    return float(s.replace("\u2212", "-"))
+
+
+def quoted_intervals(text: str) -> list[Quote]:
+    """Every ``value [low, high]`` of ``text`` (signs ``+``, ``-`` or the Unicode minus)."""
+    out = []
+    for m in QUOTE.finditer(text):
+        decimals = len(m.group(1).partition(".")[2])
+        out.append(Quote(m.group(0), *(_number(m.group(i)) for i in (1, 2, 3)), decimals))
+    return out
+
+
+def unmatched_quotes(text: str, tables: Iterable[pd.DataFrame]) -> list[str]:
+    """The quotes of ``text`` that no row of ``tables`` holds.
+
+    A quote matches a row when its value, low and high equal the row's ``mean_diff``, ``low``,
+    ``high`` (a paired table) or ``mean``, ``low``, ``high`` (a summary), rounded to the quote's
+    decimals. Returns the quotes' texts, in order; empty when every number has its row.
+    """
+    rounded: dict[int, set] = {}
+    frames = list(tables)
+
+    def rows(d: int) -> set:
+        if d not in rounded:
+            rounded[d] = {
+                tuple(round(float(x), d) + 0.0 for x in r)
+                for t in frames
+                for cols in TRIPLES
+                if set(cols) <= set(t.columns)
+                for r in t[list(cols)].dropna().itertuples(index=False)
+            }
+        return rounded[d]
+
+    return [q.text for q in quoted_intervals(text)
+            if (round(q.value, q.decimals) + 0.0, round(q.low, q.decimals) + 0.0,
+                round(q.high, q.decimals) + 0.0) not in rows(q.decimals)]  # fmt: skip

@@ -1,0 +1,75 @@
+"""Every interval the prose quotes is a row of a committed table (papseg_utils.results.quotes)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from papseg_utils import results as R
+from papseg_utils.results.quotes import quoted_intervals, unmatched_quotes
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+STUDY = REPO_ROOT / "results" / "architectures"
+
+
+def test_quotes_are_found_with_their_signs_units_and_decimals():
+    text = "U-Net++ is +0.001 [-0.008, +0.012]; HD95 \u22122.2 px [\u22124.5, \u22120.4]; n 147."
+    q = quoted_intervals(text)
+    assert [(x.value, x.low, x.high, x.decimals) for x in q] == [
+        (0.001, -0.008, 0.012, 3),
+        (-2.2, -4.5, -0.4, 1),
+    ]
+
+
+def test_a_quote_matches_a_row_at_its_precision_and_a_changed_one_does_not():
+    paired = pd.DataFrame({"mean_diff": [0.00149], "low": [-0.0081], "high": [0.0124]})
+    summary = pd.DataFrame({"mean": [0.9404], "low": [0.923], "high": [0.9531]})
+    assert (
+        unmatched_quotes("+0.001 [-0.008, +0.012] and 0.940 [0.923, 0.953]", [paired, summary])
+        == []
+    )
+    assert unmatched_quotes("+0.002 [-0.008, +0.012]", [paired, summary]) == [
+        "+0.002 [-0.008, +0.012]"
+    ]
+
+
+def _study_tables() -> list[pd.DataFrame]:
+    tables = [
+        pd.read_csv(f) for f in sorted(STUDY.rglob("*.csv")) if f.stem in ("paired", "summary")
+    ]
+    starts = (
+        "segformer-scratch",
+        "segformer-distilled",
+    )  # the chapter's distilled-vs-scratch table
+    per_image = {arm: R.load_scoring(STUDY / arm).per_image for arm in starts}
+    tables.append(R.paired_gains(per_image, [("distilled - scratch", *starts)], seed=0))
+    return tables
+
+
+def _architecture_prose() -> str:
+    nb = json.loads((REPO_ROOT / "notebooks" / "08_results.ipynb").read_text(encoding="utf-8"))
+    cells = [
+        c
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown" and str(c.get("id", "")).startswith("arch-")
+    ]
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- /table: architectures -->")
+    end = readme.index("The earlier `herlev-cpu` study", start)  # the paragraphs under the table
+    return "\n".join("".join(c["source"]) for c in cells) + readme[start:end]
+
+
+@pytest.mark.skipif(
+    not (STUDY / "arms.csv").is_file(), reason="the architecture study is not committed"
+)
+def test_the_architecture_prose_quotes_only_committed_numbers():
+    text = _architecture_prose()
+    assert len(quoted_intervals(text)) >= 10  # the section does quote its numbers
+    missing = unmatched_quotes(text, _study_tables())
+    assert missing == [], (
+        f"chapter 8's architecture section or the README quotes {missing}, which no table of "
+        "results/architectures holds: update the prose to the regenerated tables"
+    )
