@@ -45,7 +45,6 @@ def _describe(name: str, folder: Path, table: pd.DataFrame) -> dict:
     from papseg_utils.models import architecture_family
 
     train = json.loads((folder / "folds" / "fold0" / "train_args.json").read_text())
-    split = json.loads((folder / "folds" / "fold0" / "split.json").read_text())
     labels = folder / "image_labels.csv"
     head = {}
     if labels.is_file():  # the head on the images of this table only (a CV scores every fold)
@@ -55,7 +54,7 @@ def _describe(name: str, folder: Path, table: pd.DataFrame) -> dict:
             "encoder": train["encoder"], "pretrained": train["pretrained"], "seed": train["seed"],
             "family": architecture_family(train["architecture"]),
             "folds": " ".join(str(f) for f in sorted(table["fold"].unique())),
-            "images": table["image"].nunique(), "split_sha256": split["sha256"],
+            "images": table["image"].nunique(), "split_sha256": _split_sha(folder, 0),
             **{k: head.get(k) for k in ("accuracy", "sensitivity", "specificity")}}  # fmt: skip
 
 

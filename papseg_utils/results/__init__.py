@@ -16,6 +16,7 @@ from .architectures import (
     architecture_board,
     load_architecture_study,
     paper_claims,
+    start_gains,
 )
 from .plots import (
     plot_data_efficiency,
@@ -69,6 +70,7 @@ __all__ = [
     "metric_correlation",
     "paired_comparisons",
     "paper_claims",
+    "start_gains",
     "paired_gains",
     "per_image_values",
     "plot_data_efficiency",

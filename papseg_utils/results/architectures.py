@@ -182,3 +182,20 @@ def paper_claims(study: ArchitectureStudy) -> pd.DataFrame:
     out.append({"claim": "Dice 0.95 for every class", "measured": f"{label[best]}: {values}",
                 "verdict": "supported" if every else "not supported"})  # fmt: skip
     return pd.DataFrame(out)
+
+
+#: The two SegFormer-b0 starts of the study: (A, B) of :func:`start_gains`.
+SEGFORMER_STARTS = ("segformer-scratch", "segformer-distilled")
+
+
+def start_gains(study: ArchitectureStudy, arms=SEGFORMER_STARTS, seed: int = 0) -> pd.DataFrame:
+    """The distilled start against the scratch start, image by image on the images both scored.
+
+    Reads each arm's ``per_image.csv(.gz)`` from its folder in the study and returns
+    :func:`papseg_utils.results.paired_gains` of ``B - A`` (``arms`` = ``(A, B)``), one row per
+    key, with the comparison named ``"distilled - scratch"``.
+    """
+    from .scorings import load_scoring, paired_gains
+
+    per_image = {arm: load_scoring(study.folder / arm).per_image for arm in arms}
+    return paired_gains(per_image, [("distilled - scratch", *arms)], seed=seed)

@@ -53,20 +53,12 @@ def unmatched_quotes(text: str, tables: Iterable[pd.DataFrame]) -> list[str]:
     ``high`` (a paired table) or ``mean``, ``low``, ``high`` (a summary), rounded to the quote's
     decimals. Returns the quotes' texts, in order; empty when every number has its row.
     """
-    rounded: dict[int, set] = {}
-    frames = list(tables)
-
-    def rows(d: int) -> set:
-        if d not in rounded:
-            rounded[d] = {
-                tuple(round(float(x), d) + 0.0 for x in r)
-                for t in frames
-                for cols in TRIPLES
-                if set(cols) <= set(t.columns)
-                for r in t[list(cols)].dropna().itertuples(index=False)
-            }
-        return rounded[d]
-
-    return [q.text for q in quoted_intervals(text)
-            if (round(q.value, q.decimals) + 0.0, round(q.low, q.decimals) + 0.0,
-                round(q.high, q.decimals) + 0.0) not in rows(q.decimals)]  # fmt: skip
+    quotes, frames = quoted_intervals(text), list(tables)
+    held = {  # per quoted precision, every (value, low, high) of the tables, rounded to it
+        d: {tuple(round(float(x), d) for x in r)
+            for t in frames for cols in TRIPLES if set(cols) <= set(t.columns)
+            for r in t[list(cols)].dropna().itertuples(index=False)}
+        for d in {q.decimals for q in quotes}
+    }  # fmt: skip
+    return [q.text for q in quotes
+            if tuple(round(x, q.decimals) for x in (q.value, q.low, q.high)) not in held[q.decimals]]  # fmt: skip
