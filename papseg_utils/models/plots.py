@@ -12,6 +12,10 @@ from papseg_utils.labels import condition_colours
 
 FAMILY_COLOURS = condition_colours(["cnn", "transformer", "io"])
 """Box colours of the schematics: compared settings, never a class colour (see labels)."""
+SCHEMATIC_STRIDES = {"unet": (2, 4, 8, 16, 32), "segformer": (4, 8, 16, 32),
+                     "transunet": (2, 4, 8, 16, 32)}  # fmt: skip
+"""The encoder stages each schematic draws, as downsampling factors of the input; the test
+suite checks them against the strides of the registry's models (tests/test_architecture_schematics.py)."""
 BOX_PT = 9.5
 """Font size (pt) of the schematics' box labels: 13 px on the page at 7 inches wide."""
 
@@ -168,22 +172,20 @@ def _arrow(ax, a, b, style="-|>", ls="-", colour="k"):
     )
 
 
-def plot_architecture(kind: str, ax=None) -> Figure:
+def plot_architecture(kind: str, ax=None, image_head: bool = True) -> Figure:
     """Schematic of ``kind`` in {"unet", "segformer", "transunet"}: encoder stages with their
-    resolution (fraction of the input), decoder and skip connections."""
+    resolution (fraction of the input), decoder and skip connections; with ``image_head``, the
+    image-level healthy/unhealthy head that every trained Herlev arm carries on its deepest
+    encoder stage (for TransUNet the CNN's 1/32 features, before the Transformer)."""
     fig = None
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 3.6), layout="constrained")
     fig = fig or ax.figure
     ax.set_xlim(0, 10)
-    ax.set_ylim(0, 6)
+    ax.set_ylim(-0.25 if image_head else 0, 6)
     ax.set_axis_off()
     enc_c = {"unet": "cnn", "segformer": "transformer", "transunet": "cnn"}[kind]
-    levels = (
-        ["1/2", "1/4", "1/8", "1/16", "1/32"]
-        if kind != "segformer"
-        else ["1/4", "1/8", "1/16", "1/32"]
-    )
+    levels = [f"1/{s}" for s in SCHEMATIC_STRIDES[kind]]
     n = len(levels)
     _box(ax, 0.1, 5.0, 1.3, 0.7, "image\nH x W", FAMILY_COLOURS["io"])
     for i, lv in enumerate(levels):
@@ -215,8 +217,18 @@ def plot_architecture(kind: str, ax=None) -> Figure:
         _box(ax, 8.4, 5.0, 1.5, 0.7, "logits\nC x H x W", FAMILY_COLOURS["io"])
         title = {"unet": "U-Net: CNN encoder, decoder, skip connections (dashed)",
                  "transunet": "TransUNet: CNN encoder, Transformer bottleneck, U-Net decoder"}[kind]  # fmt: skip
+    if image_head:
+        _image_head(ax, 0.6 + (n - 1) * 0.55, 4.9 - (n - 1) * (4.2 / n) - 0.6)
     ax.set_title(title, fontsize=11)
     return fig
+
+
+def _image_head(ax, x: float, y: float) -> None:
+    """The healthy/unhealthy head (heads.ImageHeadModel) under the deepest encoder box at (x, y):
+    it pools that stage's features, whatever the decoder does with them."""
+    _box(ax, x + 1.9, -0.1, 2.9, 0.7, "image head: pool + linear\nhealthy / unhealthy",
+         FAMILY_COLOURS["io"])  # fmt: skip
+    _arrow(ax, (x + 0.75, y), (x + 1.9, 0.25))
 
 
 def plot_architectures() -> Figure:
