@@ -10,11 +10,16 @@ image sizes, and writes into ``--out``:
 each with the images, both recipes' per-image means, and the paired difference (scale-true
 minus letterbox) with a bootstrap 95 % interval, for nucleus and cytoplasm Dice, nucleus
 HD95 (px) and the paper taxonomy's healthy/unhealthy Dice; and ``image_head.csv``: accuracy,
-sensitivity and specificity of each recipe's healthy/unhealthy head. Usage::
+sensitivity and specificity of each recipe's healthy/unhealthy head, on the images both
+scored. ``--scale-true`` may cover fewer folds than ``--letterbox``: only its images are
+compared. ``--names`` relabels the two columns, to compare two scale-true recipes. Usage::
 
     PYTHONPATH=. python benchmarks/scale_true_vs_letterbox.py \\
         --letterbox results/herlev-best-cv --scale-true results/herlev-scale-true-cv \\
         --out results/herlev-scale-true-cv/vs-letterbox
+    PYTHONPATH=. python benchmarks/scale_true_vs_letterbox.py --names native,fine \\
+        --letterbox results/herlev-scale-true-cv --scale-true results/herlev-scale-true-fine-cv \\
+        --out results/herlev-scale-true-fine-cv/vs-native
 """
 
 from __future__ import annotations
@@ -45,12 +50,17 @@ def main(argv=None) -> int:
     ap.add_argument("--scale-true", type=Path, required=True)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--n-boot", type=int, default=2000)
+    ap.add_argument("--names", default="letterbox,scale_true",
+                    help="the column labels of the two folders, A,B (default: %(default)s)")  # fmt: skip
     args = ap.parse_args(argv)
-    files = {"letterbox": args.letterbox / "per_image.csv.gz",
-             "scale_true": args.scale_true / "per_image.csv.gz"}  # fmt: skip
+    names = [n.strip() for n in args.names.split(",")]
+    if len(names) != 2 or not all(names) or names[0] == names[1]:
+        ap.error(f"--names {args.names!r}: give two different labels, A,B")
+    folders = dict(zip(names, (args.letterbox, args.scale_true), strict=True))
+    files = {name: folder / "per_image.csv.gz" for name, folder in folders.items()}
     tables = {k: check_columns(pd.read_csv(f), SCORING_COLUMNS, str(f)) for k, f in files.items()}
     groups = image_groups(list_image_sizes())
-    groups = groups.loc[groups.index.isin(tables["scale_true"].image.unique())]
+    groups = groups.loc[groups.index.isin(tables[names[1]].image.unique())]
     args.out.mkdir(parents=True, exist_ok=True)
     parts = {
         "by_scale": (groups.scale_bin, [b[0] for b in SCALE_BINS]),
@@ -62,10 +72,11 @@ def main(argv=None) -> int:
         df.to_csv(args.out / f"{name}.csv", index=False)
         print(f"\n{name}\n" + df.round(3).to_string(index=False))
     heads = []
-    for label, folder in (("letterbox", args.letterbox), ("scale_true", args.scale_true)):
+    for label, folder in folders.items():
         f = folder / "image_labels.csv"
         if f.exists():
-            acc = image_accuracy(pd.read_csv(f))
+            labels = pd.read_csv(f)
+            acc = image_accuracy(labels[labels.image.isin(groups.index)])
             acc.pop("unlabelled")  # Herlev: every image has its class
             heads.append({"recipe": label, "images": acc.pop("n"), **acc})
     if heads:
