@@ -76,37 +76,10 @@ def write_outputs(
     scores: Scores, out: Path, members: Sequence[Member], options: dict, n_boot: int = 2000
 ) -> dict:
     """Write the files listed in the module docstring to ``out``; return the summary dict."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     from papseg_utils.train.checkpoint import sha256_file
-    from papseg_utils.viz.evaluation import plot_metric_distributions
 
-    out.mkdir(parents=True, exist_ok=True)
-    summaries = [
-        summary(t, n_boot=n_boot, seed=int(options.get("seed", 0))) for t in scores.tables.values()
-    ]
-    per_image = pd.concat(scores.tables.values(), ignore_index=True)[list(SCORING_COLUMNS)]
-    per_image.to_csv(out / "per_image.csv", index=False)
-    pd.concat(summaries, ignore_index=True).to_csv(out / "summary.csv", index=False)
-    text = markdown(summaries)
-    result: dict = {"options": options, "n_images": len(scores.assignment)}
-    if scores.image_labels is not None:
-        scores.image_labels.to_csv(out / "image_labels.csv", index=False)
-        if "p_unhealthy" in scores.image_labels:
-            acc = image_accuracy(scores.image_labels)
-            result["image_head"] = acc
-            text += "\n" + head_line(acc, len(scores.image_labels)) + "\n"
-    (out / "summary.md").write_text(text, encoding="utf-8")
-    first = next(iter(scores.tables.values()))
-    scheme = members[0].scheme
-    fig = plot_metric_distributions(
-        first[first["class"] != "macro"], scheme, metrics=headline_metrics()
-    )
-    fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    result = write_tables(scores.tables, scores.image_labels, out, options, n_boot=n_boot)
+    result["n_images"] = len(scores.assignment)
     result["checkpoints"] = [
         {"path": _relative(m.path), "sha256": m.config.get("checkpoint_sha256")
          or sha256_file(m.path / "model.safetensors"), "epoch": m.config.get("epoch")}
@@ -114,6 +87,47 @@ def write_outputs(
     ]  # fmt: skip
     result["mode"] = assignment_mode(scores.assignment, len(members))
     (out / "scoring.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
+    return result
+
+
+def write_tables(
+    tables: dict[str, pd.DataFrame],
+    image_labels: pd.DataFrame | None,
+    out: Path,
+    options: dict,
+    n_boot: int = 2000,
+) -> dict:
+    """``per_image.csv``, ``summary.csv``/``.md``, ``image_labels.csv`` and ``summary.png`` of
+    per-image ``tables`` (one :data:`SCORING_COLUMNS` table per scheme, the first drawn);
+    returns ``{"options", "image_head"?}`` for ``scoring.json``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    from papseg_utils.viz.evaluation import plot_metric_distributions
+
+    out.mkdir(parents=True, exist_ok=True)
+    seed = int(options.get("seed", 0))
+    summaries = [summary(t, n_boot=n_boot, seed=seed) for t in tables.values()]
+    per_image = pd.concat(tables.values(), ignore_index=True)[list(SCORING_COLUMNS)]
+    per_image.to_csv(out / "per_image.csv", index=False)
+    pd.concat(summaries, ignore_index=True).to_csv(out / "summary.csv", index=False)
+    text = markdown(summaries)
+    result: dict = {"options": options}
+    if image_labels is not None:
+        image_labels.to_csv(out / "image_labels.csv", index=False)
+        if "p_unhealthy" in image_labels:
+            acc = image_accuracy(image_labels)
+            result["image_head"] = acc
+            text += "\n" + head_line(acc, len(image_labels)) + "\n"
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    scheme, first = next(iter(tables.items()))
+    fig = plot_metric_distributions(
+        first[first["class"] != "macro"], scheme, metrics=headline_metrics()
+    )
+    fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
     return result
 
 
