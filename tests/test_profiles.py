@@ -193,7 +193,8 @@ def test_the_gpu_recipes_resolve_to_the_recipes_they_were_before_extends():
 def test_the_evaluation_recipes_score_like_herlev_best():
     best = profile_parameters("07_evaluation", "herlev-best", NOTEBOOKS)
     assert best["split"] == "test" and best["tta"] is True
-    for name in ("herlev-best-gpu", "herlev-scale-true", "herlev-scale-true-gpu"):
+    for name in ("herlev-best-gpu", "herlev-scale-true", "herlev-scale-true-gpu",
+                 "herlev-scale-true-fine"):  # fmt: skip
         got = profile_parameters("07_evaluation", name, NOTEBOOKS)
         assert got == best and list(got) == list(best), name
 
