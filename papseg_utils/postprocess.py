@@ -97,3 +97,38 @@ def vote_per_cell(
     winner = np.where(unhealthy >= healthy, UNHEALTHY, HEALTHY).astype(np.uint8)
     lut = np.concatenate([[BACKGROUND], winner]).astype(np.uint8)
     return lut[comp]
+
+
+def keep_one_nucleus(probs: np.ndarray, nucleus: int, connectivity: int = 2) -> np.ndarray:
+    """Labels of a one-cell crop with a single nucleus region: the most probable one.
+
+    A Herlev image is the crop of one cell: 713 of its 731 development masks hold one
+    (8-connected) nucleus region (``results/herlev-morphometric-head/measurements.csv``). A network that sees only part of a large cell may add nucleus blobs
+    far from the nucleus, which a distance metric (HD95) punishes hardest. This keeps the
+    nucleus region with the largest summed nucleus probability and gives the pixels of
+    every other nucleus region their most probable other class.
+
+    Parameters
+    ----------
+    probs : (C, H, W) float class probabilities.
+    nucleus : the nucleus class id (``scheme.classes.index("nucleus")``).
+    connectivity : 1 (4-neighbours) or 2 (8-neighbours) for the regions.
+
+    Returns
+    -------
+    (H, W) uint8 labels: ``probs.argmax(0)`` with at most one nucleus region.
+    """
+    probs = np.asarray(probs)
+    if probs.ndim != 3 or not 0 <= int(nucleus) < probs.shape[0]:
+        raise ValueError(
+            f"probs must be (C, H, W) with the nucleus id {nucleus} < C, got shape {probs.shape}"
+        )
+    pred = probs.argmax(0).astype(np.uint8)
+    regions, n = ndimage.label(pred == nucleus, ndimage.generate_binary_structure(2, connectivity))
+    if n <= 1:
+        return pred
+    mass = ndimage.sum(probs[nucleus], regions, np.arange(1, n + 1))
+    drop = (regions > 0) & (regions != int(np.argmax(mass)) + 1)
+    others = np.delete(np.arange(probs.shape[0]), int(nucleus))
+    pred[drop] = others[probs[others][:, drop].argmax(0)]
+    return pred

@@ -86,6 +86,12 @@ def _add_scoring_options(ap: argparse.ArgumentParser) -> None:
         default=None,
         help="deprecated: the same as --pixel-size UM --distance-unit um",
     )
+    ap.add_argument(
+        "--one-nucleus",
+        action="store_true",
+        help="keep each image's most probable nucleus region only, for one-cell crops such as "
+        "Herlev's (other nucleus regions take their next most probable class)",
+    )
     ap.add_argument("--empty-policy", default="penalty", choices=("penalty", "nan"))
     ap.add_argument("--n-boot", type=int, default=2000, help="bootstrap resamples")
     ap.add_argument("--device", default="auto", help='"auto", "cpu", "cuda" or "mps"')
@@ -148,6 +154,11 @@ def check_scheme(args, members: Sequence[Member]) -> str:
     from papseg_utils.data.registry import dataset_scheme
 
     ours = members[0].scheme
+    if getattr(args, "one_nucleus", False) and "nucleus" not in ours.classes:
+        raise ScoringError(
+            f"--one-nucleus: {members[0].path} predicts {ours.name!r} ({', '.join(ours.classes)}), "
+            "which has no nucleus class; leave the option out"
+        )
     if args.dataset != "folder":
         return ours.name
     try:
@@ -299,7 +310,8 @@ def run(args: argparse.Namespace) -> dict:
           f"{assignment_mode(assignment, len(members))}", flush=True)  # fmt: skip
     scores = score(members, samples, assignment, tta=args.tta or False, paper_masks=paper,
                    spacing_um=_distance_spacing(args, pixel), empty_policy=args.empty_policy,
-                   progress=True, pixel_size_um=pixel["pixel_size_um"])  # fmt: skip
+                   progress=True, pixel_size_um=pixel["pixel_size_um"],
+                   one_nucleus=args.one_nucleus)  # fmt: skip
     # no machine paths in the record: the data folder and output folder are left out
     options = {k: v for k, v in vars(args).items() if k not in ("checkpoints", "data_dir", "out")}
     options["pixel_size"] = pixel

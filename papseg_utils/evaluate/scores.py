@@ -43,6 +43,7 @@ def predict_images(
     tile_size: int | None = None,
     progress: bool = False,
     pixel_size_um: float | None = None,
+    one_nucleus: bool = False,
 ) -> Predictions:
     """Predict every assigned image with its members, probabilities averaged over them.
 
@@ -50,9 +51,13 @@ def predict_images(
     (:func:`papseg_utils.inference.predict_with_config`): a scale-true member resamples the
     image from ``pixel_size_um`` (None: its training images' pixel size) to its target
     spacing; a letterbox member letterboxes it, or with ``tile_size`` > 0 predicts at native
-    resolution in tiles.
+    resolution in tiles. With ``one_nucleus`` each image keeps its most probable nucleus
+    region only (:func:`papseg_utils.postprocess.keep_one_nucleus`; one-cell crops).
     """
+    from papseg_utils.postprocess import keep_one_nucleus
+
     by_name = {s.name: s for s in samples}
+    nucleus = members[0].scheme.classes.index("nucleus") if one_nucleus else None
     preds: dict[str, np.ndarray] = {}
     fold: dict[str, int] = {}
     rows = []
@@ -72,7 +77,9 @@ def predict_images(
             ],
             axis=0,
         )
-        preds[name] = probs.argmax(0).astype(np.uint8)
+        preds[name] = (
+            keep_one_nucleus(probs, nucleus) if one_nucleus else probs.argmax(0).astype(np.uint8)
+        )
         fold[name] = who[0] if len(who) == 1 else -1
         heads = [
             image_probabilities(
@@ -106,6 +113,7 @@ def score(
     progress: bool = False,
     tile_size: int | None = None,
     pixel_size_um: float | None = None,
+    one_nucleus: bool = False,
 ) -> Scores:
     """Predict (:func:`predict_images`) and score every assigned image.
 
@@ -119,8 +127,8 @@ def score(
         head of kind health, the cells are also scored in ``paper_cells``.
     spacing_um, empty_policy : passed to :func:`papseg_utils.metrics.score_images` (a
         ``spacing_um`` gives distances in um instead of px).
-    tile_size, pixel_size_um : see :func:`predict_images` (the images' pixel size, which scale-true
-        members resample from).
+    tile_size, pixel_size_um, one_nucleus : see :func:`predict_images` (the images' pixel size,
+        which scale-true members resample from; one nucleus region per image).
 
     Returns
     -------
@@ -134,7 +142,7 @@ def score(
     by_name = {s.name: s for s in samples}
     health = all(m.image_labels == ["healthy", "unhealthy"] for m in members)
     out = predict_images(members, samples, assignment, tta=tta, tile_size=tile_size, progress=progress,
-                  pixel_size_um=pixel_size_um)  # fmt: skip
+                  pixel_size_um=pixel_size_um, one_nucleus=one_nucleus)  # fmt: skip
     preds, fold, rows = out.preds, out.fold, out.head_rows
     names = list(preds)
     masks = [by_name[n].mask for n in names]

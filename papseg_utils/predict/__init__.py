@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         "checkpoint's training images)",
     )
     p.add_argument("--tta", action="store_true", help="average predictions over 4 flips")
+    p.add_argument("--one-nucleus", action="store_true",
+                   help="keep each image's most probable nucleus region only, for one-cell crops "
+                   "such as Herlev's (other nucleus regions take their next most probable class)")  # fmt: skip
     p.add_argument(
         "--tile-size", type=int, default=None, help="predict in tiles of N px at native resolution"
     )
@@ -139,8 +142,10 @@ def _scheme_from_config(config: dict) -> LabelScheme:
 def predict_image(
     model, image: np.ndarray, config: dict, args: argparse.Namespace, pixel_size_um=None
 ) -> np.ndarray:
-    """(H, W, 3) uint8 -> (H, W) uint8 class ids at the original size."""
+    """(H, W, 3) uint8 -> (H, W) uint8 class ids at the original size (with
+    ``args.one_nucleus``: one nucleus region, :func:`papseg_utils.postprocess.keep_one_nucleus`)."""
     from papseg_utils.inference import predict_with_config
+    from papseg_utils.postprocess import keep_one_nucleus
 
     probs = predict_with_config(
         model,
@@ -154,6 +159,8 @@ def predict_image(
         progress=True,
         pixel_size_um=pixel_size_um,
     )
+    if getattr(args, "one_nucleus", False):
+        return keep_one_nucleus(probs, _scheme_from_config(config).classes.index("nucleus"))
     return probs.argmax(0).astype(np.uint8)
 
 
@@ -180,6 +187,10 @@ def _main(args: argparse.Namespace) -> int:
         ckpts, pairs, out = checked_inputs(args)
         jobs = output_jobs(args, pairs, out)
         model, config, scheme = _model(args, ckpts)
+        if getattr(args, "one_nucleus", False) and "nucleus" not in scheme.classes:
+            raise _Stop(2, f"--one-nucleus: the checkpoint predicts {scheme.name!r} "
+                        f"({', '.join(scheme.classes)}), which has no nucleus class; leave the "
+                        "option out")  # fmt: skip
         check_writable(out)
         pixel = _pixel_size(args, jobs, model, config, scheme)
         written, skipped = _predict_all(args, jobs, model, config, scheme, out, pixel)
