@@ -65,3 +65,40 @@ def test_bad_names(bench, tmp_path, names):
         bench.main(
             ["--letterbox", "x", "--scale-true", "y", "--out", str(tmp_path), "--names", names]
         )
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"benchmarks/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_recipes_compare_every_arm_on_the_images_all_scored(tmp_path):
+    """benchmarks/scale_recipes.py: one table of arms, each minus the letterbox recipe."""
+    every = [f"severe_dysplastic/im{i}" for i in range(6)]
+    lb = _folder(tmp_path / "lb", every, 0.90, "unhealthy")
+    a = _folder(tmp_path / "a", every[:5], 0.92, "unhealthy")
+    b = _folder(tmp_path / "b", every[1:], 0.95, "healthy")  # shares im1..im4 with a
+    out = tmp_path / "out"
+    argv = ["--letterbox", str(lb), "--arm", f"A={a}", "--arm", f"B={b}", "--out", str(out),
+            "--n-boot", "50"]  # fmt: skip
+    assert _load("scale_recipes").main(argv) == 0
+    arms = pd.read_csv(out / "arms.csv")
+    nucleus = arms[(arms["class"] == "nucleus") & (arms.metric == "dice")].set_index("group")
+    assert (nucleus.images == 4).all()
+    assert nucleus.loc["A", "diff"] == pytest.approx(0.02) and nucleus.loc[
+        "B", "diff"
+    ] == pytest.approx(0.05)
+    heads = pd.read_csv(out / "heads.csv").set_index("recipe")
+    assert list(heads.index) == ["letterbox", "A", "B"] and (heads.images == 4).all()
+    assert heads.loc["B", "accuracy"] == 0.0 and heads.loc["A", "accuracy"] == 1.0
+    assert (pd.read_csv(out / "medians.csv").images == 4).all()
+
+
+@pytest.mark.parametrize("arm", ["A", "=x", "letterbox=x"])
+def test_recipes_refuse_bad_arms(tmp_path, arm):
+    with pytest.raises(SystemExit):
+        _load("scale_recipes").main(
+            ["--letterbox", str(tmp_path), "--arm", arm, "--out", str(tmp_path)]
+        )
