@@ -84,6 +84,18 @@ def test_other_options_are_refused(folds, tmp_path):
         merge_outputs([folds[0], other], tmp_path / "out")
 
 
+def test_an_option_an_older_evaluate_lacked_counts_as_off(folds, tmp_path):
+    rng = np.random.default_rng(3)
+    newer = _evaluation(tmp_path / "newer", ["severe_dysplastic/y"], 2, rng,
+                        {**OPTIONS, "one_nucleus": False})  # fmt: skip
+    assert merge_outputs([folds[0], newer], tmp_path / "out", n_boot=50)["n_images"] == 9
+    on = _evaluation(
+        tmp_path / "on", ["severe_dysplastic/z"], 3, rng, {**OPTIONS, "one_nucleus": True}
+    )
+    with pytest.raises(MergeError, match=r"\['one_nucleus'\]"):
+        merge_outputs([folds[0], on], tmp_path / "out2")
+
+
 def test_cli_names_the_bad_folder(folds, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert main([str(folds[0]), str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2

@@ -54,10 +54,11 @@ def merge_outputs(folders: Sequence[Path], out: Path, n_boot: int = 2000) -> dic
         parts.append(pd.read_csv(table))
         if (f / "image_labels.csv").exists():
             labels.append(pd.read_csv(f / "image_labels.csv"))
+    first = _set_options(records[0]["options"])
     for f, rec in zip(folders[1:], records[1:], strict=True):
-        if rec["options"] != records[0]["options"]:
+        if _set_options(rec["options"]) != first:
             diff = sorted(k for k in {**rec["options"], **records[0]["options"]}
-                          if rec["options"].get(k) != records[0]["options"].get(k))  # fmt: skip
+                          if _set_options(rec["options"]).get(k) != first.get(k))  # fmt: skip
             raise MergeError(f"{f}: scored with other options than {folders[0]}: {diff}")
     seen: dict[str, Path] = {}
     for f, part in zip(folders, parts, strict=True):
@@ -77,6 +78,12 @@ def merge_outputs(folders: Sequence[Path], out: Path, n_boot: int = 2000) -> dic
     result["merged_from"] = [_relative(f) for f in folders]
     (out / "scoring.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
+
+
+def _set_options(options: dict) -> dict:
+    """The options that were given: an option an older ``evaluate`` did not have yet (absent)
+    is the same as one left off (False or None)."""
+    return {k: v for k, v in options.items() if v is not None and v is not False}
 
 
 def main(argv: list[str] | None = None) -> int:
