@@ -68,3 +68,24 @@ def test_the_architecture_prose_quotes_only_committed_numbers():
         f"chapter 8's architecture section or the README quotes {missing}, which no table of "
         "results/architectures holds: update the prose to the regenerated tables"
     )
+
+
+SCALE = REPO_ROOT / "results" / "herlev-scale-true-fine-cv"
+
+
+def _scale_prose() -> str:
+    nb = json.loads((REPO_ROOT / "notebooks" / "08_results.ipynb").read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"]
+             if c["cell_type"] == "markdown" and str(c.get("id", "")).startswith("scale-")]  # fmt: skip
+    return "\n".join("".join(c["source"]) for c in cells)
+
+
+@pytest.mark.skipif(not SCALE.is_dir(), reason="the finer-spacing CV is not committed")
+def test_the_scale_prose_quotes_only_committed_numbers():
+    """Chapter 8's scale-recipe cells (ids ``scale-*``) quote rows of the committed tables."""
+    text = _scale_prose()
+    assert len(quoted_intervals(text)) >= 5
+    folders = (SCALE, REPO_ROOT / "results" / "herlev-scale-true-cv")
+    tables = [pd.read_csv(f) for d in folders for f in sorted(d.rglob("*.csv"))]
+    missing = unmatched_quotes(text, tables)
+    assert missing == [], f"chapter 8's scale cells quote {missing}, which no committed table holds"

@@ -19,7 +19,7 @@ _NUMBER = r"[+\-\u2212]?\d+(?:\.\d+)?"
 #: ``value [low, high]``, with an optional unit between the value and the bracket.
 QUOTE = re.compile(rf"({_NUMBER})(?: ?(?:px|um|µm|%))? \[({_NUMBER}), ({_NUMBER})\]")
 #: (value, low, high) column triples a table may hold.
-TRIPLES = (("mean_diff", "low", "high"), ("mean", "low", "high"))
+TRIPLES = (("mean_diff", "low", "high"), ("mean", "low", "high"), ("diff", "ci_low", "ci_high"))
 
 
 @dataclass(frozen=True)
@@ -50,8 +50,8 @@ def unmatched_quotes(text: str, tables: Iterable[pd.DataFrame]) -> list[str]:
     """The quotes of ``text`` that no row of ``tables`` holds.
 
     A quote matches a row when its value, low and high equal the row's ``mean_diff``, ``low``,
-    ``high`` (a paired table) or ``mean``, ``low``, ``high`` (a summary), rounded to the quote's
-    decimals. Returns the quotes' texts, in order; empty when every number has its row.
+    ``high`` (a paired table), ``mean``, ``low``, ``high`` (a summary) or ``diff``, ``ci_low``,
+    ``ci_high`` (the scale benchmarks' tables), rounded to the quote's decimals. Returns the quotes' texts, in order; empty when every number has its row.
     """
     quotes, frames = quoted_intervals(text), list(tables)
     held = {  # per quoted precision, every (value, low, high) of the tables, rounded to it
