@@ -103,3 +103,13 @@ def test_cli_names_the_bad_folder(folds, tmp_path, capsys):
     assert main([str(folds[0]), str(folds[1]), "--out", str(folds[1])]) == 2
     assert "is one of the inputs" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_scheme_merges_without_the_figure(folds, tmp_path):
+    """A folder's own label scheme is not registered: the merge writes every table, no figure."""
+    for f in folds:
+        table = pd.read_csv(f / "per_image.csv")
+        table.assign(scheme="my_lab").to_csv(f / "per_image.csv", index=False)
+    result = merge_outputs(folds, tmp_path / "merged", n_boot=50)
+    assert result["n_images"] == 16 and (tmp_path / "merged" / "summary.csv").is_file()
+    assert not (tmp_path / "merged" / "summary.png").exists()

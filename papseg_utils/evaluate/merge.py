@@ -71,13 +71,25 @@ def merge_outputs(folders: Sequence[Path], out: Path, n_boot: int = 2000) -> dic
     per_image = pd.concat(parts, ignore_index=True)
     tables = {str(k): t.reset_index(drop=True) for k, t in per_image.groupby("scheme", sort=False)}
     result = write_tables(tables, pd.concat(labels, ignore_index=True) if labels else None, out,
-                          records[0]["options"], n_boot=n_boot)  # fmt: skip
+                          records[0]["options"], n_boot=n_boot,
+                          figure_scheme=_registered(next(iter(tables))))  # fmt: skip
     result["n_images"] = len(seen)
     result["checkpoints"] = [c for rec in records for c in rec["checkpoints"]]
     result["mode"] = assignment_mode({k: [0] for k in seen}, len(result["checkpoints"]))
     result["merged_from"] = [_relative(f) for f in folders]
     (out / "scoring.json").write_text(json.dumps(result, indent=1), encoding="utf-8")
     return result
+
+
+def _registered(name: str):
+    """The registered label scheme ``name`` for the figure, or None (a folder's own scheme,
+    whose colours live in its ``classes.yaml``: the merge then writes no ``summary.png``)."""
+    from papseg_utils.labels import get_scheme
+
+    try:
+        return get_scheme(name)
+    except (KeyError, ValueError):
+        return None
 
 
 def _set_options(options: dict) -> dict:

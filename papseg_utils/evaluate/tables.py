@@ -18,6 +18,7 @@ from papseg_utils.evaluate.folds import assignment_mode
 from papseg_utils.evaluate.health import head_line, image_accuracy
 from papseg_utils.evaluate.members import Member
 from papseg_utils.evaluate.scores import Scores
+from papseg_utils.labels import LabelScheme
 from papseg_utils.metrics import average, bootstrap_ci
 from papseg_utils.metrics.catalog import (
     SCORING_COLUMNS,
@@ -78,7 +79,8 @@ def write_outputs(
     """Write the files listed in the module docstring to ``out``; return the summary dict."""
     from papseg_utils.train.checkpoint import sha256_file
 
-    result = write_tables(scores.tables, scores.image_labels, out, options, n_boot=n_boot)
+    result = write_tables(scores.tables, scores.image_labels, out, options, n_boot=n_boot,
+                          figure_scheme=members[0].scheme)  # fmt: skip
     result["n_images"] = len(scores.assignment)
     result["checkpoints"] = [
         {"path": _relative(m.path), "sha256": m.config.get("checkpoint_sha256")
@@ -96,10 +98,12 @@ def write_tables(
     out: Path,
     options: dict,
     n_boot: int = 2000,
+    figure_scheme: LabelScheme | None = None,
 ) -> dict:
     """``per_image.csv``, ``summary.csv``/``.md``, ``image_labels.csv`` and ``summary.png`` of
-    per-image ``tables`` (one :data:`SCORING_COLUMNS` table per scheme, the first drawn);
-    returns ``{"options", "image_head"?}`` for ``scoring.json``."""
+    per-image ``tables`` (one :data:`SCORING_COLUMNS` table per scheme); the figure draws the
+    first table in ``figure_scheme``'s names and colours (None: no figure). Returns
+    ``{"options", "image_head"?}`` for ``scoring.json``."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -122,12 +126,13 @@ def write_tables(
             result["image_head"] = acc
             text += "\n" + head_line(acc, len(image_labels)) + "\n"
     (out / "summary.md").write_text(text, encoding="utf-8")
-    scheme, first = next(iter(tables.items()))
-    fig = plot_metric_distributions(
-        first[first["class"] != "macro"], scheme, metrics=headline_metrics()
-    )
-    fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
+    if figure_scheme is not None:
+        first = next(iter(tables.values()))
+        fig = plot_metric_distributions(
+            first[first["class"] != "macro"], figure_scheme, metrics=headline_metrics()
+        )
+        fig.savefig(out / "summary.png", dpi=110, bbox_inches="tight")
+        plt.close(fig)
     return result
 
 
