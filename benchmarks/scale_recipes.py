@@ -26,14 +26,6 @@ from pathlib import Path
 
 import pandas as pd
 
-KEYS = (
-    ("herlev3", "nucleus", "dice"),
-    ("herlev3", "cytoplasm", "dice"),
-    ("herlev3", "nucleus", "hd95"),
-    ("paper_cells", "healthy", "dice"),
-    ("paper_cells", "unhealthy", "dice"),
-)
-
 
 def _arm(text: str) -> tuple[str, Path]:
     name, sep, folder = text.partition("=")
@@ -43,9 +35,8 @@ def _arm(text: str) -> tuple[str, Path]:
 
 
 def main(argv=None) -> int:
-    from papseg_utils.evaluate import image_accuracy
     from papseg_utils.metrics.catalog import SCORING_COLUMNS, check_columns
-    from papseg_utils.results.scale import compare_by
+    from papseg_utils.results.scale import COMPARED_KEYS, compare_by, head_rows
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--letterbox", type=Path, required=True)
@@ -69,16 +60,12 @@ def main(argv=None) -> int:
     rows = []
     for name, _ in args.arm:
         pair = {"letterbox": tables["letterbox"], "recipe": tables[name]}
-        rows.append(compare_by(pair, groups, KEYS, n_boot=args.n_boot).assign(group=name))
+        rows.append(compare_by(pair, groups, COMPARED_KEYS, n_boot=args.n_boot).assign(group=name))
     args.out.mkdir(parents=True, exist_ok=True)
     arms = pd.concat(rows, ignore_index=True)
     arms.to_csv(args.out / "arms.csv", index=False)
-    heads, medians = [], []
-    for name, folder in folders.items():
-        labels = pd.read_csv(folder / "image_labels.csv")
-        acc = image_accuracy(labels[labels.image.isin(common)])
-        acc.pop("unlabelled")
-        heads.append({"recipe": name, "images": acc.pop("n"), **acc})
+    heads, medians = head_rows(folders, common), []
+    for name in folders:
         t = tables[name]
         hd = t[(t.scheme == "herlev3") & (t["class"] == "nucleus") & (t.metric == "hd95")]
         medians.append({"recipe": name, "images": int(hd.image.isin(common).sum()),

@@ -30,20 +30,17 @@ from pathlib import Path
 
 import pandas as pd
 
-KEYS = (
-    ("herlev3", "nucleus", "dice"),
-    ("herlev3", "cytoplasm", "dice"),
-    ("herlev3", "nucleus", "hd95"),
-    ("paper_cells", "healthy", "dice"),
-    ("paper_cells", "unhealthy", "dice"),
-)
-
 
 def main(argv=None) -> int:
     from papseg_utils.data.herlev import list_image_sizes
-    from papseg_utils.evaluate import image_accuracy
     from papseg_utils.metrics.catalog import SCORING_COLUMNS, check_columns
-    from papseg_utils.results.scale import SCALE_BINS, compare_by, image_groups
+    from papseg_utils.results.scale import (
+        COMPARED_KEYS,
+        SCALE_BINS,
+        compare_by,
+        head_rows,
+        image_groups,
+    )
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--letterbox", type=Path, required=True)
@@ -68,17 +65,10 @@ def main(argv=None) -> int:
         "overall": (pd.Series("all", index=groups.index), None),
     }
     for name, (by, order) in parts.items():
-        df = compare_by(tables, by, KEYS, n_boot=args.n_boot, order=order)
+        df = compare_by(tables, by, COMPARED_KEYS, n_boot=args.n_boot, order=order)
         df.to_csv(args.out / f"{name}.csv", index=False)
         print(f"\n{name}\n" + df.round(3).to_string(index=False))
-    heads = []
-    for label, folder in folders.items():
-        f = folder / "image_labels.csv"
-        if f.exists():
-            labels = pd.read_csv(f)
-            acc = image_accuracy(labels[labels.image.isin(groups.index)])
-            acc.pop("unlabelled")  # Herlev: every image has its class
-            heads.append({"recipe": label, "images": acc.pop("n"), **acc})
+    heads = head_rows(folders, groups.index)
     if heads:
         pd.DataFrame(heads).to_csv(args.out / "image_head.csv", index=False)
         print("\n" + pd.DataFrame(heads).round(4).to_string(index=False))

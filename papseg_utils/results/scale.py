@@ -49,6 +49,34 @@ def values(table: pd.DataFrame, scheme: str, cls: str, metric: str) -> pd.Series
     return metric_values(table, cls, metric, scheme)
 
 
+#: The (scheme, class, metric) keys the scale benchmarks compare (benchmarks/scale_*.py).
+COMPARED_KEYS: tuple[tuple[str, str, str], ...] = (
+    ("herlev3", "nucleus", "dice"),
+    ("herlev3", "cytoplasm", "dice"),
+    ("herlev3", "nucleus", "hd95"),
+    ("paper_cells", "healthy", "dice"),
+    ("paper_cells", "unhealthy", "dice"),
+)
+
+
+def head_rows(folders: Mapping[str, object], images) -> list[dict]:
+    """Per recipe folder with an ``image_labels.csv``: ``recipe``, ``images``, accuracy,
+    sensitivity and specificity of its healthy/unhealthy head over ``images`` only."""
+    from pathlib import Path
+
+    from papseg_utils.evaluate import image_accuracy
+
+    rows = []
+    for label, folder in folders.items():
+        f = Path(folder) / "image_labels.csv"
+        if f.exists():
+            labels = pd.read_csv(f)
+            acc = image_accuracy(labels[labels.image.isin(images)])
+            acc.pop("unlabelled")  # Herlev: every image has its class
+            rows.append({"recipe": label, "images": acc.pop("n"), **acc})
+    return rows
+
+
 def compare_by(
     tables: Mapping[str, pd.DataFrame],
     groups: pd.Series,
