@@ -163,6 +163,41 @@ def test_sliding_window_of_a_constant_model_is_constant():
     np.testing.assert_allclose(probs, expected[:, None, None] * np.ones((1, 300, 230)), atol=1e-5)
 
 
+def test_tile_size_sets_the_window_through_evaluate(monkeypatch):
+    """``evaluate --tile-size`` reaches the sliding window: larger windows, or the image whole."""
+    from types import SimpleNamespace
+
+    import papseg_utils.evaluate.scores as scores
+
+    monkeypatch.setattr(scores, "image_probabilities", lambda *a, **k: None)
+    image = np.random.default_rng(1).integers(0, 256, (300, 230, 3), dtype=np.uint8)
+    sample = SimpleNamespace(name="a", image=image, group="g")
+    seen = {}
+    for tile in (None, 128, 320):
+        model = _Constant()
+        member = SimpleNamespace(model=model, config={"spacing": SPACING},
+                                 scheme=get_scheme("herlev3"))  # fmt: skip
+        out = scores.predict_images([member], [sample], {"a": [0]}, tile_size=tile)
+        assert out.preds["a"].shape == (300, 230)
+        seen[tile] = model.seen
+    assert max(max(s) for s in seen[None]) == 64  # the checkpoint's patch size
+    assert max(max(s) for s in seen[128]) == 128
+    assert seen[320] == [(320, 256)]  # a window larger than the image: one pass, padded to 32
+
+
+@pytest.mark.parametrize("tile, message", [(0, "positive number of px"),
+                                           (100, "must be a multiple of 32")])  # fmt: skip
+def test_evaluate_refuses_bad_tile_sizes(head_checkpoint, tmp_path, capsys, tile, message):
+    from papseg_utils.evaluate.cli import main
+
+    args = [str(head_checkpoint), "--dataset", "synthetic", "--out", str(tmp_path / "o"),
+            "--tile-size", str(tile), "--device", "cpu"]  # fmt: skip
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--tile-size" in err and message in err
+    assert not (tmp_path / "o").exists()
+
+
 def test_pixel_wise_model_tiled_equals_whole():
     conv = nn.Conv2d(3, 3, 1)
     image = np.random.default_rng(2).integers(0, 256, (200, 150, 3), dtype=np.uint8)

@@ -56,6 +56,15 @@ def _add_inputs_and_output(ap: argparse.ArgumentParser) -> None:
         help='average over flips ("flips", the default when given) or "d4"',
     )
     ap.add_argument(
+        "--tile-size",
+        type=int,
+        default=None,
+        metavar="PX",
+        help="scale-true checkpoints: the sliding window's side at the target spacing (default: "
+        "the checkpoint's training patch); letterbox checkpoints: predict at native resolution "
+        "in tiles of PX instead of letterboxing",
+    )
+    ap.add_argument(
         "--out", default="", help="output folder (default: evaluation/ in the current folder)"
     )
 
@@ -138,6 +147,11 @@ def check_options(args) -> None:
             f"--tta {args.tta!r}: use --tta (the 4 flips), --tta flips or --tta d4 (the "
             f"{len(D4)} flips and rotations)"
         )
+    if args.tile_size is not None and args.tile_size < 1:
+        raise ScoringError(
+            f"--tile-size {args.tile_size} must be a positive number of px (e.g. 640); omit it "
+            "for the checkpoint's own geometry"
+        )
     if args.n_boot < 1:
         raise ScoringError(
             f"--n-boot {args.n_boot} must be >= 1 bootstrap resamples (default 2000)"
@@ -146,6 +160,16 @@ def check_options(args) -> None:
     if out.exists() and not out.is_dir():
         raise ScoringError(f"--out {out} is a file; pass a folder for the scores")
     _check_pixel_options(args)
+
+
+def _check_tile_size(tile_size: int | None, members: Sequence[Member]) -> None:
+    """``--tile-size`` must be a multiple of every member network's size multiple."""
+    from papseg_utils.predict.inputs import check_tile_size
+
+    for m in members:
+        problem = check_tile_size(tile_size, m.config)
+        if problem:
+            raise ScoringError(f"{m.path}: {problem}")
 
 
 def check_scheme(args, members: Sequence[Member]) -> str:
@@ -287,6 +311,7 @@ def run(args: argparse.Namespace) -> dict:
     except ValueError as err:
         raise ScoringError(f"--device: {err}") from None
     members = load_members(args.checkpoints, device=str(device))
+    _check_tile_size(args.tile_size, members)
     scheme = check_scheme(args, members)
     check_split_data(args, members)
     out = Path(args.out or "evaluation").resolve()
@@ -311,7 +336,7 @@ def run(args: argparse.Namespace) -> dict:
     scores = score(members, samples, assignment, tta=args.tta or False, paper_masks=paper,
                    spacing_um=_distance_spacing(args, pixel), empty_policy=args.empty_policy,
                    progress=True, pixel_size_um=pixel["pixel_size_um"],
-                   one_nucleus=args.one_nucleus)  # fmt: skip
+                   one_nucleus=args.one_nucleus, tile_size=args.tile_size)  # fmt: skip
     # no machine paths in the record: the data folder and output folder are left out
     options = {k: v for k, v in vars(args).items() if k not in ("checkpoints", "data_dir", "out")}
     options["pixel_size"] = pixel

@@ -114,7 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep each image's most probable nucleus region only, for one-cell crops "
                    "such as Herlev's (other nucleus regions take their next most probable class)")  # fmt: skip
     p.add_argument(
-        "--tile-size", type=int, default=None, help="predict in tiles of N px at native resolution"
+        "--tile-size",
+        type=int,
+        default=None,
+        help="scale-true checkpoints: the sliding window's side in px at the target spacing "
+        "(default: the training patch); letterbox checkpoints: predict in tiles of N px at "
+        "native resolution instead of letterboxing",
     )
     p.add_argument(
         "--overlap", type=float, default=0.25, help="tile overlap fraction (default 0.25)"
