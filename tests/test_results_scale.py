@@ -59,6 +59,22 @@ def test_scale_plot_has_one_line_per_mode():
     ]
 
 
+def test_scale_plot_stacks_recipes_with_one_style_each():
+    rows = [{"recipe": r, "mode": m, "class": c, "factor": f, "dice": d, "ci_low": d - 0.02,
+             "ci_high": d + 0.02}
+            for r, d in (("0.134 um/px", 0.93), ("0.201 um/px", 0.90)) for m in ("given", "auto")
+            for c in ("nucleus", "cytoplasm") for f in (0.5, 1.0, 2.0)]  # fmt: skip
+    fig = plot_scale_robustness(pd.DataFrame(rows))
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == [f"{r}, {MODE_LABELS[m]}" for r in ("0.134 um/px", "0.201 um/px")
+                      for m in ("given", "auto")]  # fmt: skip
+    lines = [c[0] for c in fig.axes[0].containers]  # errorbar containers, in drawing order
+    assert [ln.get_linestyle() for ln in lines] == ["-", "-", "--", "--"]
+    band = fig.axes[0].patches[0].get_extents()  # the +-0.01 band around the first line at 1x
+    y0, y1 = fig.axes[0].transData.inverted().transform([[0, band.y0], [0, band.y1]])[:, 1]
+    assert (y0, y1) == pytest.approx((0.92, 0.94), abs=1e-6)
+
+
 def test_nucleus_diameter():
     m = np.zeros((50, 50), np.uint8)
     m[10:20, 10:20] = 2  # 100 px at 0.5 um/px: 25 um^2

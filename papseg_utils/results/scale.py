@@ -148,27 +148,39 @@ MODE_LABELS: dict[str, str] = {
 
 
 def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucleus", "cytoplasm")):
-    """Dice against the image scale factor, one panel per class, one line per mode.
+    """Dice against the image scale factor, one panel per class, one line per mode (and recipe).
 
     ``summary`` has ``mode``, ``class``, ``factor``, ``dice``, ``ci_low``, ``ci_high`` (the
-    scale benchmark's ``summary.csv``). The x axis is logarithmic (0.5x and 2x equally far
-    from 1x); the band around the 1x value of the first mode is the +-0.01 target.
+    scale benchmark's ``summary.csv``), and optionally ``recipe``: several benchmarks'
+    summaries stacked, one line style per recipe in order of appearance (solid first), one
+    colour per mode. The x axis is logarithmic (0.5x and 2x equally far from 1x); the band
+    around the 1x value of the first line is the +-0.01 target.
     """
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(classes), figsize=(7.0, 3.4), sharex=True)
+    fig, axes = plt.subplots(1, len(classes), figsize=(7.0, 3.6), sharex=True)
     axes = np.atleast_1d(axes)
+    summary = summary.assign(recipe=summary["recipe"] if "recipe" in summary else "")
+    recipes = list(dict.fromkeys(summary["recipe"]))
     modes = [m for m in MODE_LABELS if m in set(summary["mode"])]
+    styles = ("-", "--", ":", "-.")
     for ax, cls in zip(axes, classes, strict=False):
         sub = summary[summary["class"] == cls]
-        for i, mode in enumerate(modes):
-            s = sub[sub["mode"] == mode].sort_values("factor")
-            colour = MODE_COLOURS[i % len(MODE_COLOURS)]
-            ax.errorbar(s.factor, s.dice, yerr=[s.dice - s.ci_low, s.ci_high - s.dice],
-                        marker="o", ms=4, capsize=2, color=colour, label=MODE_LABELS[mode])  # fmt: skip
-            if i == 0 and (s.factor == 1.0).any():
-                at1 = float(s[s.factor == 1.0].dice.iloc[0])
-                ax.axhspan(at1 - 0.01, at1 + 0.01, color=colour, alpha=0.12, lw=0)
+        first = True
+        for j, recipe in enumerate(recipes):
+            for i, mode in enumerate(modes):
+                s = sub[(sub["mode"] == mode) & (sub["recipe"] == recipe)].sort_values("factor")
+                if s.empty:
+                    continue
+                colour = MODE_COLOURS[i % len(MODE_COLOURS)]
+                label = f"{recipe}, {MODE_LABELS[mode]}" if recipe else MODE_LABELS[mode]
+                ax.errorbar(s.factor, s.dice, yerr=[s.dice - s.ci_low, s.ci_high - s.dice],
+                            marker="o" if j == 0 else "s", ms=4, capsize=2, color=colour,
+                            ls=styles[j % len(styles)], label=label)  # fmt: skip
+                if first and (s.factor == 1.0).any():
+                    at1 = float(s[s.factor == 1.0].dice.iloc[0])
+                    ax.axhspan(at1 - 0.01, at1 + 0.01, color=colour, alpha=0.12, lw=0)
+                first = False
         ax.set_xscale("log")
         ax.set_xticks(sorted(summary.factor.unique()))
         ax.set_xticklabels([f"{f:g}x" for f in sorted(summary.factor.unique())])
@@ -177,8 +189,10 @@ def plot_scale_robustness(summary: pd.DataFrame, classes: Sequence[str] = ("nucl
         ax.set_xlabel("image scale factor")
     axes[0].set_ylabel("per-image mean Dice")
     handles, labels = axes[0].get_legend_handles_labels()  # one legend under both panels
-    fig.legend(handles, labels, loc="lower center", ncol=len(modes), fontsize=10, frameon=False)
-    fig.tight_layout(rect=(0, 0.09, 1, 1))
+    ncol = len(modes) if len(recipes) == 1 else 2
+    rows = -(-len(labels) // ncol)
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.045 + 0.045 * rows, 1, 1))
     return fig
 
 
