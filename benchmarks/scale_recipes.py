@@ -35,8 +35,8 @@ def _arm(text: str) -> tuple[str, Path]:
 
 
 def main(argv=None) -> int:
-    from papseg_utils.metrics.catalog import SCORING_COLUMNS, check_columns
     from papseg_utils.results.scale import COMPARED_KEYS, compare_by, head_rows
+    from papseg_utils.results.scorings import per_image_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--letterbox", type=Path, required=True)
@@ -48,11 +48,7 @@ def main(argv=None) -> int:
     if len(folders) != len(args.arm) + 1:
         ap.error("every --arm needs its own name, and none may be called letterbox")
 
-    def table(folder: Path) -> pd.DataFrame:
-        f = folder / "per_image.csv.gz"
-        return check_columns(pd.read_csv(f), SCORING_COLUMNS, str(f))
-
-    tables = {name: table(folder) for name, folder in folders.items()}
+    tables = {name: per_image_table(folder) for name, folder in folders.items()}
     common = set.intersection(*(set(t.image) for t in tables.values()))
     if not common:
         ap.error("the folders share no scored image")

@@ -33,7 +33,6 @@ import pandas as pd
 
 def main(argv=None) -> int:
     from papseg_utils.data.herlev import list_image_sizes
-    from papseg_utils.metrics.catalog import SCORING_COLUMNS, check_columns
     from papseg_utils.results.scale import (
         COMPARED_KEYS,
         SCALE_BINS,
@@ -41,6 +40,7 @@ def main(argv=None) -> int:
         head_rows,
         image_groups,
     )
+    from papseg_utils.results.scorings import per_image_table
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--letterbox", type=Path, required=True)
@@ -54,8 +54,7 @@ def main(argv=None) -> int:
     if len(names) != 2 or not all(names) or names[0] == names[1]:
         ap.error(f"--names {args.names!r}: give two different labels, A,B")
     folders = dict(zip(names, (args.letterbox, args.scale_true), strict=True))
-    files = {name: folder / "per_image.csv.gz" for name, folder in folders.items()}
-    tables = {k: check_columns(pd.read_csv(f), SCORING_COLUMNS, str(f)) for k, f in files.items()}
+    tables = {name: per_image_table(folder) for name, folder in folders.items()}
     groups = image_groups(list_image_sizes())
     groups = groups.loc[groups.index.isin(tables[names[1]].image.unique())]
     args.out.mkdir(parents=True, exist_ok=True)

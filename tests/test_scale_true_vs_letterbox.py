@@ -59,6 +59,23 @@ def test_fewer_folds_and_names(bench, tmp_path, capsys):
     assert head.loc["fine", "accuracy"] == pytest.approx(1.0)
 
 
+def test_evaluate_output_read_as_written_and_a_folder_without_scores_named(bench, tmp_path):
+    """An ``evaluate`` output keeps ``per_image.csv`` uncompressed; both forms are read."""
+    every = [f"severe_dysplastic/im{i}" for i in range(6)]
+    a = _folder(tmp_path / "a", every, 0.90, "unhealthy")
+    b = _folder(tmp_path / "b", every, 0.93, "unhealthy")
+    pd.read_csv(b / "per_image.csv.gz").to_csv(b / "per_image.csv", index=False)
+    (b / "per_image.csv.gz").unlink()
+    out = tmp_path / "out"
+    assert bench.main(["--letterbox", str(a), "--scale-true", str(b), "--out", str(out),
+                       "--n-boot", "50"]) == 0  # fmt: skip
+    row = pd.read_csv(out / "overall.csv").query("`class` == 'nucleus' and metric == 'dice'")
+    assert row["diff"].iloc[0] == pytest.approx(0.03)
+    (b / "per_image.csv").unlink()
+    with pytest.raises(FileNotFoundError, match=f"{b}: no per_image.csv"):
+        bench.main(["--letterbox", str(a), "--scale-true", str(b), "--out", str(out)])
+
+
 @pytest.mark.parametrize("names", ["a", "a,a", "a,"])
 def test_bad_names(bench, tmp_path, names):
     with pytest.raises(SystemExit):

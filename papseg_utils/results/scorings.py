@@ -73,6 +73,24 @@ class Scoring:
     source: Path
 
 
+def per_image_table(folder: str | Path) -> pd.DataFrame:
+    """``per_image.csv.gz`` (committed results) or ``per_image.csv`` (``evaluate``'s own output).
+
+    ``FileNotFoundError`` naming the folder when neither is there, ``ValueError`` naming the
+    file when it lacks a column of :data:`~papseg_utils.metrics.catalog.SCORING_COLUMNS`.
+    """
+    folder = Path(folder)
+    found = next(
+        (folder / n for n in ("per_image.csv.gz", "per_image.csv") if (folder / n).is_file()), None
+    )
+    if found is None:
+        raise FileNotFoundError(
+            f"{folder}: no per_image.csv(.gz); write it with "
+            f"`python -m papseg_utils evaluate ... --out {folder}`"
+        )
+    return check_columns(pd.read_csv(found), SCORING_COLUMNS, str(found))
+
+
 def load_scoring(folder: str | Path) -> Scoring:
     """Read ``per_image.csv`` (or ``.csv.gz``), ``summary.csv``, ``image_labels.csv`` and ``scoring.json``.
 
@@ -84,18 +102,16 @@ def load_scoring(folder: str | Path) -> Scoring:
     from papseg_utils.book.profiles import project_file
 
     folder = project_file(folder)
-    per_image = next(
-        (folder / n for n in ("per_image.csv.gz", "per_image.csv") if (folder / n).is_file()), None
-    )
-    if per_image is None or not (folder / "summary.csv").is_file():
+    if not (folder / "summary.csv").is_file():
         raise FileNotFoundError(
-            f"{folder}: no per_image.csv(.gz) and summary.csv; write them with "
+            f"{folder}: no summary.csv; write it with "
             f"`python -m papseg_utils evaluate ... --out {folder}`"
         )
+    per_image = per_image_table(folder)
     labels = folder / "image_labels.csv"
     record = folder / "scoring.json"
     return Scoring(
-        check_columns(pd.read_csv(per_image), SCORING_COLUMNS, str(per_image)),
+        per_image,
         check_columns(
             pd.read_csv(folder / "summary.csv"), SUMMARY_COLUMNS, str(folder / "summary.csv")
         ),
