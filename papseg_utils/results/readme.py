@@ -28,9 +28,9 @@ CV_ROWS = (
     ("herlev-best, fold 0", "herlev-best-ablation/recipe-tta-f0"),
     ("herlev-best without TTA, fold 0", "herlev-best-ablation/recipe-f0"),
     ("herlev-scale-true, 5-fold CV (same folds)", "herlev-scale-true-cv"),
-    ("herlev-scale-true-fine (0.134 um/px), CV folds 0-3", "herlev-scale-true-fine-cv"),
+    ("herlev-scale-true-fine (0.134 um/px), 5-fold CV (same folds)", "herlev-scale-true-fine-cv"),
     (
-        "herlev-scale-true-fine with --one-nucleus, CV folds 0-3",
+        "herlev-scale-true-fine with --one-nucleus, 5-fold CV",
         "herlev-scale-true-fine-cv/one-nucleus",
     ),
     ("baseline (no image head, no TTA), fold 0", "herlev-best-ablation/baseline-f0"),
