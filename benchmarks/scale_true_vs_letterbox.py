@@ -1,6 +1,6 @@
 """The scale-true recipe against the letterbox recipe, image by image, on the same CV folds.
 
-Reads two ``evaluate`` outputs (``per_image.csv.gz`` and ``image_labels.csv``) and the Herlev
+Reads two ``evaluate`` outputs (``per_image.csv(.gz)`` and ``image_labels.csv``) and the Herlev
 image sizes, and writes into ``--out``:
 
 * ``by_scale.csv``: per letterbox factor bin (224 / long side; the bins of the scale issue);
@@ -11,7 +11,7 @@ each with the images, both recipes' per-image means, and the paired difference (
 minus letterbox) with a bootstrap 95 % interval, for nucleus and cytoplasm Dice, nucleus
 HD95 (px) and the paper taxonomy's healthy/unhealthy Dice; and ``image_head.csv``: accuracy,
 sensitivity and specificity of each recipe's healthy/unhealthy head, on the images both
-scored. ``--scale-true`` may cover fewer folds than ``--letterbox``: only its images are
+scored, and ``image_head_by_scale.csv``, the same per letterbox factor bin. ``--scale-true`` may cover fewer folds than ``--letterbox``: only its images are
 compared. ``--names`` relabels the two columns, to compare two scale-true recipes. Usage::
 
     PYTHONPATH=. python benchmarks/scale_true_vs_letterbox.py \\
@@ -71,6 +71,10 @@ def main(argv=None) -> int:
     if heads:
         pd.DataFrame(heads).to_csv(args.out / "image_head.csv", index=False)
         print("\n" + pd.DataFrame(heads).round(4).to_string(index=False))
+        by_bin = [{"group": b, **row} for b in (bin_[0] for bin_ in SCALE_BINS)
+                  for row in head_rows(folders, groups.index[groups.scale_bin == b])]  # fmt: skip
+        pd.DataFrame(by_bin).to_csv(args.out / "image_head_by_scale.csv", index=False)
+        print("\n" + pd.DataFrame(by_bin).round(4).to_string(index=False))
     return 0
 
 

@@ -57,6 +57,9 @@ def test_fewer_folds_and_names(bench, tmp_path, capsys):
     assert head.loc["native", "images"] == 4 and head.loc["fine", "images"] == 4
     assert head.loc["native", "accuracy"] == pytest.approx(0.5)
     assert head.loc["fine", "accuracy"] == pytest.approx(1.0)
+    by_bin = pd.read_csv(out / "image_head_by_scale.csv")  # 100 px images: factor 2.24, "> 2"
+    assert list(by_bin.group) == ["> 2", "> 2"] and list(by_bin.recipe) == ["native", "fine"]
+    assert list(by_bin.accuracy) == pytest.approx([0.5, 1.0]) and list(by_bin.images) == [4, 4]
 
 
 def test_evaluate_output_read_as_written_and_a_folder_without_scores_named(bench, tmp_path):

@@ -61,7 +61,8 @@ COMPARED_KEYS: tuple[tuple[str, str, str], ...] = (
 
 def head_rows(folders: Mapping[str, object], images) -> list[dict]:
     """Per recipe folder with an ``image_labels.csv``: ``recipe``, ``images``, accuracy,
-    sensitivity and specificity of its healthy/unhealthy head over ``images`` only."""
+    sensitivity and specificity of its healthy/unhealthy head over ``images`` only (no row
+    when it scored none of them)."""
     from pathlib import Path
 
     from papseg_utils.evaluate import image_accuracy
@@ -72,6 +73,8 @@ def head_rows(folders: Mapping[str, object], images) -> list[dict]:
         if f.exists():
             labels = pd.read_csv(f)
             acc = image_accuracy(labels[labels.image.isin(images)])
+            if acc is None:  # none of ``images`` (an empty scale bin)
+                continue
             acc.pop("unlabelled")  # Herlev: every image has its class
             rows.append({"recipe": label, "images": acc.pop("n"), **acc})
     return rows
