@@ -17,6 +17,8 @@ import pandas as pd
 
 from papseg_utils.metrics.catalog import metric_pairs, metric_record, metric_values
 
+from .scorings import GAIN_KEYS
+
 #: (label, lower, upper]: letterbox factor bins, as in the scale issue's table
 SCALE_BINS: tuple[tuple[str, float, float], ...] = (
     ("<= 0.5", 0.0, 0.5),
@@ -49,14 +51,9 @@ def values(table: pd.DataFrame, scheme: str, cls: str, metric: str) -> pd.Series
     return metric_values(table, cls, metric, scheme)
 
 
-#: The (scheme, class, metric) keys the scale benchmarks compare (benchmarks/scale_*.py).
-COMPARED_KEYS: tuple[tuple[str, str, str], ...] = (
-    ("herlev3", "nucleus", "dice"),
-    ("herlev3", "cytoplasm", "dice"),
-    ("herlev3", "nucleus", "hd95"),
-    ("paper_cells", "healthy", "dice"),
-    ("paper_cells", "unhealthy", "dice"),
-)
+#: The (scheme, class, metric) keys the scale benchmarks compare (benchmarks/scale_*.py): the
+#: same as the paired gains of the recipe's scorings.
+COMPARED_KEYS: tuple[tuple[str, str, str], ...] = GAIN_KEYS
 
 
 def head_rows(folders: Mapping[str, object], images) -> list[dict]:
