@@ -14,12 +14,15 @@ keeps the reference's rows of the images each arm scored (the same test fold), a
   and images it was scored on, and its image head's accuracy, sensitivity and specificity
   (read by ``benchmarks/architecture_costs.py`` and :func:`papseg_utils.results.architecture_board`).
 
-The benchmark stops, before writing, when an arm's ``folds/foldK/split.json`` differs from the
-reference's for a fold K it was scored on. Usage::
+``--folds K [K ...]`` keeps only the images of those CV folds in every arm (so that arms scored
+on more folds are compared with the others on the same images); without it each arm is paired
+on every image it scored. The benchmark stops, before writing, when an arm's
+``folds/foldK/split.json`` differs from the reference's for a fold K it was scored on, or when an
+arm has no image in the folds asked for. Usage::
 
     PYTHONPATH=. python benchmarks/architecture_pairs.py --reference results/herlev-scale-true-cv \\
         --arm segformer-distilled=results/architectures/segformer-distilled-f0 \\
-        --out results/architectures
+        --folds 0 1 --out results/architectures
 """
 
 from __future__ import annotations
@@ -90,6 +93,8 @@ def main(argv=None) -> int:
     ap.add_argument("--reference", type=Path, required=True, help="the U-Net CV's evaluate output")
     ap.add_argument("--arm", action="append", required=True, metavar="NAME=DIR")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--folds", type=int, nargs="+", metavar="K",
+                    help="only the images of these CV folds (default: every image an arm scored)")  # fmt: skip
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
@@ -98,6 +103,10 @@ def main(argv=None) -> int:
     for spec in args.arm:
         name, _, folder = spec.partition("=")
         arm = _read(Path(folder))
+        if args.folds:
+            arm = arm[arm["fold"].isin(args.folds)]
+            if arm.empty:
+                raise SystemExit(f"{name}: no image of folds {args.folds} in {folder}")
         arms.append(_describe(name, Path(folder), arm))
         ref = f"unet on {name}'s images"
         tables[name] = arm
