@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture()
 def bench():
-    spec = importlib.util.spec_from_file_location("pairs", ROOT / "benchmarks/architecture_pairs.py")
+    spec = importlib.util.spec_from_file_location(
+        "pairs", ROOT / "benchmarks/architecture_pairs.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -49,7 +51,9 @@ def test_folds_keeps_every_arm_to_the_same_images(bench, tmp_path):
     bench.main([*common, "--out", str(tmp_path / "all")])
     bench.main([*common, "--folds", "0", "1", "--out", str(tmp_path / "f01")])
     arms = {d: pd.read_csv(tmp_path / d / "arms.csv").set_index("arm") for d in ("all", "f01")}
-    assert arms["all"].loc["five", "images"] == 20 and arms["all"].loc["five", "folds"] == "0 1 2 3 4"
+    assert (
+        arms["all"].loc["five", "images"] == 20 and arms["all"].loc["five", "folds"] == "0 1 2 3 4"
+    )
     assert arms["f01"].loc["five", "images"] == 8 and arms["f01"].loc["five", "folds"] == "0 1"
     assert arms["f01"].loc["two", "images"] == 8
     paired = pd.read_csv(tmp_path / "f01" / "paired.csv").set_index(["comparison", "class"])
@@ -65,5 +69,7 @@ def test_folds_with_no_image_and_a_foreign_split_stop(bench, tmp_path):
                     "--out", str(tmp_path / "out")])  # fmt: skip
     other = _arm(tmp_path / "other", {0: FOLDS[0]}, 0.85, sha="t")
     with pytest.raises(SystemExit, match="other: fold 0 was trained on another split"):
-        bench.main(["--reference", str(ref), "--arm", f"other={other}", "--out", str(tmp_path / "o")])
+        bench.main(
+            ["--reference", str(ref), "--arm", f"other={other}", "--out", str(tmp_path / "o")]
+        )
     assert not (tmp_path / "o").exists()

@@ -208,7 +208,6 @@ def plot_forest(
     """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-    from matplotlib.ticker import MaxNLocator
 
     keys = list(tests[list(panels)].drop_duplicates().itertuples(index=False, name=None))
     rows = list(dict.fromkeys(tests[label_col]))
@@ -222,28 +221,7 @@ def plot_forest(
     stat = "median" if "median" in diff else "mean"
     for ax, key in zip(axes.flat, keys, strict=False):
         t = tests[(tests[list(panels)] == pd.Series(key, index=list(panels))).all(axis=1)]
-        metric = t["metric"].iloc[0] if "metric" in t else ""
-        for rec in t.to_dict("records"):
-            filled = _excludes_zero(rec[low], rec[high])
-            yy = y[rec[label_col]]
-            ax.errorbar(rec[diff], yy, xerr=[[rec[diff] - rec[low]], [rec[high] - rec[diff]]],
-                        fmt="o", color="#0072B2", mfc="#0072B2" if filled else "white",
-                        capsize=2)  # fmt: skip
-            ax.text(0.99, yy, f"p {rec[p]:.2g}", transform=ax.get_yaxis_transform(),
-                    ha="right", va="center", fontsize=9)  # fmt: skip
-        lo, hi = min(t[low].min(), 0.0), max(t[high].max(), 0.0)
-        span = (hi - lo) or 1.0
-        ax.set_xlim(lo - 0.05 * span, hi + 0.75 * span)  # room for the p-values
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
-        ax.axvline(0, color="0.4", ls=":", lw=1)
-        better = bool(metric) and higher_is_better(metric)
-        side = "> 0" if better else "< 0"
-        unit = "" if better or not metric else f" ({distance_unit})"
-        name = " ".join(str(k) for k in key if k != metric)
-        ax.set_title(f"{name} {metric_label(metric)}{unit}", fontsize=10)
-        ax.set_xlabel(f"{stat} B - A; B better {side}", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-        ax.tick_params(labelsize=9)
+        _forest_panel(ax, t, key, y, (diff, low, high, p, label_col), stat, distance_unit)
     for ax in axes.flat[len(keys) :]:
         ax.set_visible(False)
     axes[0, 0].set_yticks(range(len(rows)), rows)
@@ -259,3 +237,34 @@ def plot_forest(
                  fontsize=11)  # fmt: skip
     fig.tight_layout(rect=(0, 0.55 / fig.get_figheight(), 1, 1))
     return fig
+
+
+def _forest_panel(ax, t: pd.DataFrame, key: tuple, y: dict, cols: tuple, stat: str,
+                  distance_unit: str) -> None:  # fmt: skip
+    """One panel of :func:`plot_forest`: the rows of ``t`` (one panel key) at heights ``y``;
+    ``cols`` names the difference, interval, p-value and label columns."""
+    from matplotlib.ticker import MaxNLocator
+
+    diff, low, high, p, label_col = cols
+    metric = t["metric"].iloc[0] if "metric" in t else ""
+    for rec in t.to_dict("records"):
+        filled = _excludes_zero(rec[low], rec[high])
+        yy = y[rec[label_col]]
+        ax.errorbar(rec[diff], yy, xerr=[[rec[diff] - rec[low]], [rec[high] - rec[diff]]],
+                    fmt="o", color="#0072B2", mfc="#0072B2" if filled else "white",
+                    capsize=2)  # fmt: skip
+        ax.text(0.99, yy, f"p {rec[p]:.2g}", transform=ax.get_yaxis_transform(),
+                ha="right", va="center", fontsize=9)  # fmt: skip
+    lo, hi = min(t[low].min(), 0.0), max(t[high].max(), 0.0)
+    span = (hi - lo) or 1.0
+    ax.set_xlim(lo - 0.05 * span, hi + 0.75 * span)  # room for the p-values
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=4))
+    ax.axvline(0, color="0.4", ls=":", lw=1)
+    better = bool(metric) and higher_is_better(metric)
+    side = "> 0" if better else "< 0"
+    unit = "" if better or not metric else f" ({distance_unit})"
+    name = " ".join(str(k) for k in key if k != metric)
+    ax.set_title(f"{name} {metric_label(metric)}{unit}", fontsize=10)
+    ax.set_xlabel(f"{stat} B - A; B better {side}", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(labelsize=9)
