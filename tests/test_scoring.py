@@ -16,6 +16,7 @@ from papseg_utils.data.splits import save_split
 from papseg_utils.data.synthetic import generate_samples
 from papseg_utils.evaluate import ScoringError, assign_images, load_members, score, summary
 from papseg_utils.evaluate.cli import main
+from papseg_utils.evaluate.scores import member_fold
 from papseg_utils.inference import predict_with_config
 from papseg_utils.labels import get_scheme
 from papseg_utils.models import build_model
@@ -108,6 +109,29 @@ def test_cv_folds_each_image_scored_by_the_model_that_did_not_train_on_it(tmp_pa
         assign_images(mixed, names, "test")
     with pytest.raises(ScoringError, match="not in the dataset"):
         assign_images(members, names[:4], "test")
+
+
+def test_a_cv_fold_scored_alone_keeps_its_fold_number(folder_data, tmp_path):
+    """``fold`` is the CV fold a checkpoint was trained as, so that folds scored one at a time
+    (or three in one command) merge into one table with the right fold of every image."""
+    root, samples = folder_data
+    names = [s.name for s in samples]
+    runs = []
+    for k, part in ((3, names[:3]), (4, names[3:])):
+        ckpt = _checkpoint(tmp_path / f"fold{k}", k, {"train": [], "val": [], "test": part})
+        (ckpt.parent / "train_args.json").write_text(json.dumps({"cv_folds": 5, "fold": k}))
+        runs.append(ckpt)
+    common = ["--dataset", "folder", "--data-dir", str(root), "--split", "test", "--device", "cpu",
+              "--n-boot", "50"]  # fmt: skip
+    assert main([str(runs[1]), *common, "--out", str(tmp_path / "alone")]) == 0
+    alone = pd.read_csv(tmp_path / "alone" / "per_image.csv")
+    assert set(alone.image) == set(names[3:]) and (alone.fold == 4).all()
+    assert main([*map(str, runs), *common, "--out", str(tmp_path / "both")]) == 0
+    both = pd.read_csv(tmp_path / "both" / "per_image.csv").drop_duplicates("image")
+    assert dict(zip(both.image, both.fold, strict=True)) == {n: 3 if n in names[:3] else 4
+                                                             for n in names}  # fmt: skip
+    plain = load_members([_checkpoint(tmp_path / "plain", 0)])[0]  # no CV: its place in the list
+    assert member_fold(plain, 2) == 2
 
 
 def test_missing_split_json_is_an_error_not_a_new_split(folder_data, tmp_path, capsys):

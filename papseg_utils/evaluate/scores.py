@@ -28,11 +28,25 @@ class Scores:
 
 @dataclass
 class Predictions:
-    """Per image: predicted labels (H, W) uint8, scoring member (``-1``: several), image-head row."""
+    """Per image: predicted labels (H, W) uint8, scoring fold (:func:`member_fold`; ``-1``:
+    several members), image-head row."""
 
     preds: dict[str, np.ndarray]
     fold: dict[str, int]
     head_rows: list[dict]
+
+
+def member_fold(member: Member, index: int) -> int:
+    """The ``fold`` an image scored by ``member`` gets: the CV fold the member was trained as
+    (``train --cv-folds K --fold F`` gives F), else ``index``, its place among the checkpoints.
+
+    So folds scored one at a time, or several folds in one command, keep their own numbers
+    when their outputs are merged (:mod:`papseg_utils.evaluate.merge`).
+    """
+    args = member.train_args or {}
+    if int(args.get("cv_folds") or 0) >= 2 and args.get("fold") is not None:
+        return int(args["fold"])
+    return index
 
 
 def predict_images(
@@ -80,7 +94,7 @@ def predict_images(
         preds[name] = (
             keep_one_nucleus(probs, nucleus) if one_nucleus else probs.argmax(0).astype(np.uint8)
         )
-        fold[name] = who[0] if len(who) == 1 else -1
+        fold[name] = member_fold(members[who[0]], who[0]) if len(who) == 1 else -1
         heads = [
             image_probabilities(
                 members[i].model, s.image, members[i].config, tta, pixel_size_um=pixel_size_um
@@ -133,7 +147,7 @@ def score(
     Returns
     -------
     Scores
-        ``tables[scheme]`` has a ``fold`` column (the scoring member's index,
+        ``tables[scheme]`` has a ``fold`` column (:func:`member_fold` of the scoring member,
         or ``-1`` for an ensemble of several) and per-image ``macro`` rows.
     """
     from papseg_utils.postprocess import cells_from_image_head
