@@ -122,6 +122,21 @@ def architectures_table(root: Path | None = None) -> str:
     return "\n\n".join(_markdown(part) for part in parts)
 
 
+#: The columns of the top three's table on all five folds (one table: three rows, no costs).
+FIVE_FOLD_COLUMNS = ("model", "family", "images", "nucleus Dice", "cytoplasm Dice",
+                     "nucleus HD95 (px)", "image head", "nucleus Dice vs U-Net")  # fmt: skip
+
+
+def architectures_five_folds_table(root: Path | None = None) -> str:
+    """The top three of the architecture study on all five CV folds
+    (``results/architectures/five-folds``, the same board as :func:`architectures_table`)."""
+    from .architectures import architecture_board, load_architecture_study
+
+    study = load_architecture_study(_results(root) / "architectures" / "five-folds")
+    board = architecture_board(study)
+    return _markdown(board[[c for c in FIVE_FOLD_COLUMNS if c in board]])
+
+
 def herlev_cpu_table(root: Path | None = None) -> str:
     """The ``herlev-cpu`` study's runs with the ``medical`` policy at 100 % of the data
     (:func:`~papseg_utils.results.leaderboard`: per-image means with their intervals, HD95 in
@@ -143,6 +158,7 @@ TABLES: dict[str, Callable[..., str]] = {
     "herlev-cv": cv_table,
     "distilled-vs-scratch": distilled_table,
     "architectures": architectures_table,
+    "architectures-five-folds": architectures_five_folds_table,
     "herlev-cpu": herlev_cpu_table,
 }
 
