@@ -43,7 +43,7 @@ def member_fold(member: Member, index: int) -> int:
     So folds scored one at a time, or several folds in one command, keep their own numbers
     when their outputs are merged (:mod:`papseg_utils.evaluate.merge`).
     """
-    args = member.train_args or {}
+    args = getattr(member, "train_args", None) or {}  # a stand-in member may have none
     if int(args.get("cv_folds") or 0) >= 2 and args.get("fold") is not None:
         return int(args["fold"])
     return index
