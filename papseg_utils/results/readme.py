@@ -112,12 +112,17 @@ ARCHITECTURE_TABLES = (
 )  # fmt: skip
 
 
+def _architecture_board(root: Path | None, folder: str) -> pd.DataFrame:
+    """:func:`~papseg_utils.results.architecture_board` of the study in ``results/folder``."""
+    from .architectures import architecture_board, load_architecture_study
+
+    return architecture_board(load_architecture_study(_results(root) / folder))
+
+
 def architectures_table(root: Path | None = None) -> str:
     """The architecture study's leaderboard (:func:`~papseg_utils.results.architecture_board`),
     as two tables (:data:`ARCHITECTURE_TABLES`; columns the board lacks are left out)."""
-    from .architectures import architecture_board, load_architecture_study
-
-    board = architecture_board(load_architecture_study(_results(root) / "architectures"))
+    board = _architecture_board(root, "architectures")
     parts = [board[[c for c in cols if c in board]] for cols in ARCHITECTURE_TABLES]
     return "\n\n".join(_markdown(part) for part in parts)
 
@@ -130,10 +135,7 @@ FIVE_FOLD_COLUMNS = ("model", "family", "images", "nucleus Dice", "cytoplasm Dic
 def architectures_five_folds_table(root: Path | None = None) -> str:
     """The top three of the architecture study on all five CV folds
     (``results/architectures/five-folds``, the same board as :func:`architectures_table`)."""
-    from .architectures import architecture_board, load_architecture_study
-
-    study = load_architecture_study(_results(root) / "architectures" / "five-folds")
-    board = architecture_board(study)
+    board = _architecture_board(root, "architectures/five-folds")
     return _markdown(board[[c for c in FIVE_FOLD_COLUMNS if c in board]])
 
 
