@@ -33,62 +33,29 @@ from pathlib import Path
 
 import pandas as pd
 
-
-def _read(folder: Path) -> pd.DataFrame:
-    for name in ("per_image.csv.gz", "per_image.csv"):
-        if (folder / name).is_file():
-            return pd.read_csv(folder / name)
-    raise SystemExit(f"{folder}: no per_image.csv(.gz); write it with the evaluate command")
+from papseg_utils.results.arm_folders import (
+    check_same_splits,
+    fold_record,
+    head_accuracy,
+    read_per_image,
+    split_sha,
+    summary_rows,
+)
 
 
 def _describe(name: str, folder: Path, table: pd.DataFrame) -> dict:
-    import json
-
-    from papseg_utils.evaluate import image_accuracy
     from papseg_utils.models import architecture_family
 
-    train = json.loads((folder / "folds" / "fold0" / "train_args.json").read_text())
-    labels = folder / "image_labels.csv"
-    head = {}
-    if labels.is_file():  # the head on the images of this table only (a CV scores every fold)
-        calls = pd.read_csv(labels)
-        head = image_accuracy(calls[calls.image.isin(table.image.unique())]) or {}
+    train = fold_record(folder, 0, "train_args.json")
     return {"arm": name, "folder": folder.as_posix(), "architecture": train["architecture"],
             "encoder": train["encoder"], "pretrained": train["pretrained"], "seed": train["seed"],
             "family": architecture_family(train["architecture"]),
             "folds": " ".join(str(f) for f in sorted(table["fold"].unique())),
-            "images": table["image"].nunique(), "split_sha256": _split_sha(folder, 0),
-            **{k: head.get(k) for k in ("accuracy", "sensitivity", "specificity")}}  # fmt: skip
-
-
-def _split_sha(folder: Path, fold: int) -> str:
-    import json
-
-    f = folder / "folds" / f"fold{fold}" / "split.json"
-    if not f.is_file():
-        raise SystemExit(f"{f}: not found; every fold an arm was scored on needs its split.json")
-    return json.loads(f.read_text())["sha256"]
-
-
-def _check_splits(reference: Path, specs: list[str], tables: dict) -> None:
-    """Stop unless every arm's split of every fold it was scored on is the reference's."""
-    for spec in specs:
-        name, _, folder = spec.partition("=")
-        for fold in sorted(tables[name]["fold"].unique()):
-            ours, theirs = _split_sha(Path(folder), fold), _split_sha(reference, fold)
-            if ours != theirs:
-                raise SystemExit(
-                    f"{name}: fold {fold} was trained on another split than the reference "
-                    f"({ours[:12]} vs {theirs[:12]}, the sha256 of folds/fold{fold}/split.json)"
-                )
+            "images": table["image"].nunique(), "split_sha256": split_sha(folder, 0),
+            **head_accuracy(folder, table)}  # fmt: skip
 
 
 def main(argv=None) -> int:
-    from papseg_utils.metrics.catalog import metric_values
-    from papseg_utils.metrics.stats import bootstrap_mean_ci
-    from papseg_utils.results import paired_gains
-    from papseg_utils.results.scorings import GAIN_KEYS
-
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reference", type=Path, required=True, help="the U-Net CV's evaluate output")
     ap.add_argument("--arm", action="append", required=True, metavar="NAME=DIR")
@@ -98,28 +65,33 @@ def main(argv=None) -> int:
     ap.add_argument("--n-boot", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    reference = _read(args.reference)
-    tables, pairs, rows, arms = {}, [], [], []
+    try:
+        return _pairs(args)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(str(error)) from None
+
+
+def _pairs(args) -> int:
+    from papseg_utils.results import paired_gains
+
+    reference = read_per_image(args.reference)
+    tables, pairs, rows, arms, scored = {}, [], [], [], {}
     for spec in args.arm:
         name, _, folder = spec.partition("=")
-        arm = _read(Path(folder))
+        arm = read_per_image(Path(folder))
         if args.folds:
             arm = arm[arm["fold"].isin(args.folds)]
             if arm.empty:
                 raise SystemExit(f"{name}: no image of folds {args.folds} in {folder}")
+        scored[name] = (folder, arm)
         arms.append(_describe(name, Path(folder), arm))
         ref = f"unet on {name}'s images"
         tables[name] = arm
         tables[ref] = reference[reference.image.isin(arm.image.unique())]
         pairs.append((f"{name} - U-Net", ref, name))
         for label in (ref, name):
-            for scheme, cls, metric in GAIN_KEYS:
-                v = metric_values(tables[label], cls, metric, scheme).dropna().to_numpy()
-                if len(v):
-                    mean, lo, hi = bootstrap_mean_ci(v, n_boot=args.n_boot, seed=args.seed)
-                    rows.append({"arm": label, "taxonomy": scheme, "class": cls, "metric": metric,
-                                 "n": len(v), "mean": mean, "low": lo, "high": hi})  # fmt: skip
-    _check_splits(args.reference, args.arm, tables)
+            rows += summary_rows(label, tables[label], n_boot=args.n_boot, seed=args.seed)
+    check_same_splits(args.reference, scored)
     args.out.mkdir(parents=True, exist_ok=True)
     paired = paired_gains(tables, pairs, n_boot=args.n_boot, seed=args.seed)
     paired.to_csv(args.out / "paired.csv", index=False)

@@ -4,7 +4,8 @@ The functions turn the tables into the comparisons of the results chapter: a lea
 data-efficiency curve of pre-trained vs scratch, the architecture families, augmentation, region
 vs boundary quality, and paired tests on the same test images (:mod:`.study`); the
 cross-validated recipe's scorings (:mod:`.scorings`); the project's targets (:mod:`.targets`);
-the figures (:mod:`.plots`); the architecture study at true scale (:mod:`.architectures`) and
+the figures (:mod:`.plots`); the architecture study at true scale (:mod:`.architectures`), its
+data efficiency (:mod:`.efficiency`) and
 the README's tables (:mod:`.readme`). Every paired table is
 :func:`papseg_utils.metrics.stats.paired_differences` on the images both arms scored, a correct
 empty answer paired at the perfect value (:func:`papseg_utils.metrics.catalog.metric_pairs`). Everything
@@ -17,6 +18,12 @@ from .architectures import (
     load_architecture_study,
     paper_claims,
     start_gains,
+)
+from .efficiency import (
+    EfficiencyStudy,
+    efficiency_board,
+    load_efficiency_study,
+    plot_efficiency,
 )
 from .plots import (
     plot_data_efficiency,
@@ -53,6 +60,7 @@ from .targets import CV_TARGETS, Target, cv_targets, target_check, target_name, 
 __all__ = [
     "ArchitectureStudy",
     "CV_TARGETS",
+    "EfficiencyStudy",
     "Scoring",
     "StudyTables",
     "Target",
@@ -61,10 +69,12 @@ __all__ = [
     "by_group",
     "compact_board",
     "cv_targets",
+    "efficiency_board",
     "format_tests",
     "label",
     "leaderboard",
     "load_architecture_study",
+    "load_efficiency_study",
     "load_scoring",
     "load_study",
     "metric_correlation",
@@ -74,6 +84,7 @@ __all__ = [
     "paired_gains",
     "per_image_values",
     "plot_data_efficiency",
+    "plot_efficiency",
     "plot_forest",
     "plot_leaderboard",
     "plot_region_vs_boundary",
