@@ -49,11 +49,15 @@ def _arm(path: Path, architecture: str, pretrained: str, fraction: float, nucleu
     return path
 
 
-def _study(tmp_path: Path) -> list[str]:
+def _study(tmp_path: Path, segformer_scratch_10: float = 0.60) -> list[str]:
+    """Two architectures x two starts x (10, 100 %); the pretrained start ahead but where said."""
     specs = []
     for architecture, pre in (("unet", "imagenet"), ("segformer", "distilled")):
         for fraction in (0.1, 1.0):
-            for start, dice in ((pre, 0.85), ("none", 0.80 if fraction == 1 else 0.60)):
+            scratch = 0.80 if fraction == 1 else 0.60
+            if architecture == "segformer" and fraction == 0.1:
+                scratch = segformer_scratch_10
+            for start, dice in ((pre, 0.85), ("none", scratch)):
                 name = f"{architecture}-{start}-{fraction:g}"
                 specs.append(f"{name}={_arm(tmp_path / name, architecture, start, fraction, dice)}")
     return specs
@@ -77,9 +81,25 @@ def test_pairs_each_start_with_scratch_at_each_fraction(bench, tmp_path):
     assert list(board.data) == ["10 %", "100 %"] * 2
     assert board.loc[2, "nucleus gain"].startswith("+0.250 [")
     assert board.loc[2, "start"] == "ImageNet" and board.loc[0, "start"] == "distilled"
+    claim = R.efficiency_claim(study).iloc[0]
+    assert claim.verdict == "supported"  # every gain at 10 % lies above 0
+    assert (
+        "unet at 10 %: nucleus +0.250 [" in claim.measured
+        and "segformer at 100 %" in claim.measured
+    )
     fig = R.plot_efficiency(study)
     assert len(fig.axes) == 4
     assert all(len(ax.containers) == 2 for ax in fig.axes)  # both starts in every panel
+
+
+def test_the_claim_is_not_supported_when_one_gain_at_the_smallest_share_is_not_above_0(
+    bench, tmp_path
+):
+    bench.main(["--folds", "0", "--n-boot", "200", "--out", str(tmp_path / "out"),
+                *[a for s in _study(tmp_path, segformer_scratch_10=0.85) for a in ("--arm", s)]])  # fmt: skip
+    claim = R.efficiency_claim(R.load_efficiency_study(tmp_path / "out")).iloc[0]
+    assert claim.verdict == "not supported"
+    assert "segformer at 10 %: nucleus +0.000 [+0.000, +0.000]" in claim.measured
 
 
 def test_stops_on_another_split_and_on_a_missing_start(bench, tmp_path):
@@ -109,7 +129,9 @@ def test_the_plan_pairs_both_starts_at_every_fraction_on_one_split_and_budget():
     assert split == {("herlev", 0, 5, 0, 0)}
 
 
-@pytest.mark.skipif(not COMMITTED.is_dir(), reason="results/data-efficiency not committed yet")
+@pytest.mark.skipif(
+    not (COMMITTED / "arms.csv").is_file(), reason="results/data-efficiency not committed yet"
+)
 def test_the_committed_arms_are_the_plan_on_one_fold_and_one_split():
     study = R.load_efficiency_study(COMMITTED)
     plan = {(r.params["architecture"], r.params["pretrained"], r.params["data_fraction"]):

@@ -22,6 +22,7 @@ from .architectures import (
 from .efficiency import (
     EfficiencyStudy,
     efficiency_board,
+    efficiency_claim,
     load_efficiency_study,
     plot_efficiency,
 )
@@ -70,6 +71,7 @@ __all__ = [
     "compact_board",
     "cv_targets",
     "efficiency_board",
+    "efficiency_claim",
     "format_tests",
     "label",
     "leaderboard",

@@ -159,3 +159,42 @@ def plot_efficiency(
                  "(bars: 95 % CI over test images)", fontsize=10)  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def _gain(study: EfficiencyStudy, architecture: str, fraction: float, cls: str) -> pd.Series | None:
+    arms = study.arms[(study.arms.architecture == architecture)
+                      & (study.arms.data_fraction == fraction)]  # fmt: skip
+    pre = [s for s in arms.pretrained if s != "none"]
+    if not pre:
+        return None
+    name = f"{architecture} {100 * fraction:g} %: {_START.get(pre[0], pre[0])} - scratch"
+    p = study.paired
+    rows = p[(p.comparison == name) & (p.taxonomy == "herlev3") & (p["class"] == cls)
+             & (p.metric == "dice")]  # fmt: skip
+    return rows.iloc[0] if len(rows) else None
+
+
+def efficiency_claim(study: EfficiencyStudy) -> pd.DataFrame:
+    """The row of "what the paper claims / what we measured" that this study tests.
+
+    The claim is that pre-training on natural images helps on scarce cytology data. ``measured``
+    gives each architecture's nucleus and cytoplasm Dice gain (pretrained minus scratch, with its
+    bootstrap 95 % interval) at the smallest and the largest share of the training images;
+    ``verdict`` is ``"supported"`` when every gain at the smallest share has an interval above 0,
+    else ``"not supported"``. Columns as :func:`~papseg_utils.results.paper_claims`.
+    """
+    low, high = study.arms.data_fraction.min(), study.arms.data_fraction.max()
+    parts, above = [], []
+    for architecture in sorted(study.arms.architecture.unique()):
+        for fraction in (low, high):
+            gains = [(cls, _gain(study, architecture, fraction, cls)) for cls, _ in _KEYS]
+            text = ", ".join(f"{cls} {g['mean_diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]"
+                             for cls, g in gains if g is not None)  # fmt: skip
+            parts.append(f"{architecture} at {100 * fraction:g} %: {text}")
+            if fraction == low:
+                above += [g is not None and g["low"] > 0 for _, g in gains]
+    return pd.DataFrame([{
+        "claim": "pre-training on natural images helps on scarce cytology data",
+        "measured": "Dice gain of the pretrained start over scratch: " + "; ".join(parts),
+        "verdict": "supported" if above and all(above) else "not supported",
+    }])  # fmt: skip
