@@ -56,32 +56,54 @@ def generate_field(
     placed: list[tuple[float, float, float]] = []
     for _ in range(n):
         healthy = bool(rng.uniform() >= config.unhealthy_fraction)
-        if healthy:
-            radius = rng.uniform(26, 40) * scale
-            nc = rng.uniform(0.012, 0.05)
-            stain = 1 if rng.uniform() < 0.45 else 2
-            elong = rng.uniform(1.0, 1.45)
-        else:
-            radius = rng.uniform(15, 24) * scale
-            nc = rng.uniform(0.2, 0.6)
-            stain = int(rng.choice([2, 3], p=[0.55, 0.45]))
-            elong = rng.uniform(1.0, 1.3)
-        for _try in range(12):
-            cx, cy = rng.uniform(0, w), rng.uniform(0, h)
-            if all(
-                (cx - px) ** 2 + (cy - py) ** 2 >= (min_gap * (radius + pr)) ** 2
-                for px, py, pr in placed
-            ):
-                break
-        placed.append((cx, cy, radius))
-        cells.append(make_cell(rng, (cx, cy), radius, healthy, stain, nc, elong))
+        radius, nc, stain, elong = _cell_parameters(rng, healthy, scale)
+        centre = _place(rng, (h, w), radius, placed, min_gap)
+        placed.append((*centre, radius))
+        cells.append(make_cell(rng, centre, radius, healthy, stain, nc, elong))
     n_rub = int(round(rng.integers(4, 13) * config.rubbish_amount))
     image, layers = render(rng, (h, w), cells, n_rub, level, max(scale, 0.5))
     mask = labels_from_layers(layers, scheme)
-    meta = {
+    return image, mask, _field_meta(seed, level, cells, n_rub, layers)
+
+
+def _cell_parameters(rng: np.random.Generator, healthy: bool, scale: float):
+    """``(radius px, nucleus-to-cell area ratio, stain index, elongation)`` of one field cell."""
+    if healthy:
+        radius = rng.uniform(26, 40) * scale
+        nc = rng.uniform(0.012, 0.05)
+        stain = 1 if rng.uniform() < 0.45 else 2
+        elong = rng.uniform(1.0, 1.45)
+    else:
+        radius = rng.uniform(15, 24) * scale
+        nc = rng.uniform(0.2, 0.6)
+        stain = int(rng.choice([2, 3], p=[0.55, 0.45]))
+        elong = rng.uniform(1.0, 1.3)
+    return radius, nc, stain, elong
+
+
+def _place(rng: np.random.Generator, shape: tuple[int, int], radius: float,
+           placed: list[tuple[float, float, float]], min_gap: float) -> tuple[float, float]:  # fmt: skip
+    """A centre ``(x, y)`` at least ``min_gap`` x the sum of radii from every placed cell.
+
+    Twelve tries; the last one is kept when none fits (cells may then overlap more).
+    """
+    h, w = shape
+    for _try in range(12):
+        cx, cy = rng.uniform(0, w), rng.uniform(0, h)
+        if all(
+            (cx - px) ** 2 + (cy - py) ** 2 >= (min_gap * (radius + pr)) ** 2
+            for px, py, pr in placed
+        ):
+            break
+    return cx, cy
+
+
+def _field_meta(seed: int, level: float, cells: list[Cell], n_rub: int, layers: dict) -> dict:
+    """The ``meta`` of :func:`generate_field` (its docstring lists the keys)."""
+    return {
         "seed": int(seed),
         "difficulty": level,
-        "num_cells": n,
+        "num_cells": len(cells),
         "num_healthy": sum(c.healthy for c in cells),
         "num_unhealthy": sum(not c.healthy for c in cells),
         "num_rubbish": n_rub,
@@ -98,7 +120,6 @@ def generate_field(
             for c in cells
         ],
     }
-    return image, mask, meta
 
 
 def generate_cell(
