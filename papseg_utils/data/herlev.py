@@ -317,13 +317,7 @@ def load_herlev(
         ``image`` (H, W, 3) uint8, ``mask`` (H, W) uint8, ``name`` =
         ``"<class>/<id>"``, ``group`` = the class folder name, ``path`` = the image file.
     """
-    if on_error not in ("raise", "skip"):
-        raise ValueError(f"on_error={on_error!r}: use 'raise' or 'skip'")
-    if classes is not None:
-        unknown = sorted(set(classes) - set(CLASSES))
-        if unknown:
-            raise ValueError(f"unknown Herlev classes {unknown}; valid: {list(CLASSES)}")
-    regions_to_scheme(np.zeros((1, 1), np.uint8), CLASSES[0], scheme, gray)  # validate early
+    _check_options(scheme, gray, classes, on_error)
     report = report if report is not None else LoadReport()
     samples: list[Sample] = []
     per_class: dict[str, int] = {}
@@ -333,20 +327,7 @@ def load_herlev(
         if limit is not None and per_class.get(cls, 0) >= limit:
             continue
         try:
-            if mask_path is None:
-                raise MissingMaskError(
-                    f"{img_path}: no mask '{img_path.stem}-d.bmp' beside it. Restore the mask from "
-                    "the original smear2005.zip, or remove the image (or use on_error='skip')."
-                )
-            image = read_image(img_path)
-            idx, rgb = read_palette_mask(mask_path)
-            if idx.shape != image.shape[:2]:
-                raise SizeMismatchError(
-                    f"{mask_path}: mask is {idx.shape[1]}x{idx.shape[0]} px but image {img_path.name} "
-                    f"is {image.shape[1]}x{image.shape[0]} px. Re-extract both files from the "
-                    "original archive."
-                )
-            regions = decode_mask(idx, rgb, mask_path, palette=read_palette(mask_path))
+            image, regions = _read_pair(img_path, mask_path)
         except DataFormatError as err:
             if on_error == "raise":
                 raise
@@ -364,6 +345,39 @@ def load_herlev(
             f"{find_pictures_dir(root)}: no '<id>.BMP' images found in the class folders."
         )
     return samples
+
+
+def _check_options(scheme: str, gray: GrayPolicy, classes, on_error: str) -> None:
+    """``ValueError`` for an unknown ``on_error``, diagnostic class, scheme or gray policy."""
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error={on_error!r}: use 'raise' or 'skip'")
+    if classes is not None:
+        unknown = sorted(set(classes) - set(CLASSES))
+        if unknown:
+            raise ValueError(f"unknown Herlev classes {unknown}; valid: {list(CLASSES)}")
+    regions_to_scheme(np.zeros((1, 1), np.uint8), CLASSES[0], scheme, gray)  # validate early
+
+
+def _read_pair(img_path: Path, mask_path: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """The (H, W, 3) uint8 image and its (H, W) region mask (:func:`decode_mask`).
+
+    ``MissingMaskError`` or ``SizeMismatchError`` naming the file and the fix, or the
+    ``DataFormatError`` of a file that cannot be read.
+    """
+    if mask_path is None:
+        raise MissingMaskError(
+            f"{img_path}: no mask '{img_path.stem}-d.bmp' beside it. Restore the mask from "
+            "the original smear2005.zip, or remove the image (or use on_error='skip')."
+        )
+    image = read_image(img_path)
+    idx, rgb = read_palette_mask(mask_path)
+    if idx.shape != image.shape[:2]:
+        raise SizeMismatchError(
+            f"{mask_path}: mask is {idx.shape[1]}x{idx.shape[0]} px but image {img_path.name} "
+            f"is {image.shape[1]}x{image.shape[0]} px. Re-extract both files from the "
+            "original archive."
+        )
+    return image, decode_mask(idx, rgb, mask_path, palette=read_palette(mask_path))
 
 
 def count_herlev(root: str | Path | None = None) -> dict[str, int]:
