@@ -268,31 +268,46 @@ def average(
         .reindex(columns=["both_empty", "pred_empty", "truth_empty"], fill_value=0)
         .add_prefix("n_")
     )
-    if reduction == "image":
-        body = df[~df.metric.isin(_COUNTS)]
-        g = body.groupby(["class", "metric"], sort=False)
-        out = g.agg(value=("value", "mean"), unit=("unit", "first"), n=("value", "count"))
-        out["n_nan"] = g["value"].apply(lambda v: int(v.isna().sum()))
-        out = out.reset_index()
-    else:
-        counts = df[df.metric.isin(_COUNTS)].pivot_table(
-            index="class", columns="metric", values="value", aggfunc="sum", sort=False
-        )
-        n_img = df[df.metric == "tp"].groupby("class", sort=False).size()
-        ov = overlap_from_counts(
-            counts["tp"].to_numpy(), counts["fp"].to_numpy(), counts["fn"].to_numpy()
-        )
-        out = pd.DataFrame(
-            [
-                (cls, m, float(ov[m][i]), "fraction", int(n_img[cls]), 0)
-                for i, cls in enumerate(counts.index)
-                for m in ov
-            ],
-            columns=["class", "metric", "value", "unit", "n", "n_nan"],
-        )
+    out = _image_means(df) if reduction == "image" else _micro(df)
     out = out.join(cases, on="class")
     out.insert(0, "reduction", reduction)
     fg = out if include_background or background is None else out[out["class"] != background]
+    res = pd.concat([out, _class_mean(fg, reduction)[out.columns]], ignore_index=True)
+    for col in ("n", "n_nan", "n_both_empty", "n_pred_empty", "n_truth_empty"):
+        res[col] = res[col].astype(int)
+    return res
+
+
+def _image_means(df: pd.DataFrame) -> pd.DataFrame:
+    """Per class and metric: the mean over images (NaN skipped), ``unit``, ``n``, ``n_nan``."""
+    body = df[~df.metric.isin(_COUNTS)]
+    g = body.groupby(["class", "metric"], sort=False)
+    out = g.agg(value=("value", "mean"), unit=("unit", "first"), n=("value", "count"))
+    out["n_nan"] = g["value"].apply(lambda v: int(v.isna().sum()))
+    return out.reset_index()
+
+
+def _micro(df: pd.DataFrame) -> pd.DataFrame:
+    """Per class: Dice, IoU, precision and recall of the ``tp/fp/fn`` summed over images."""
+    counts = df[df.metric.isin(_COUNTS)].pivot_table(
+        index="class", columns="metric", values="value", aggfunc="sum", sort=False
+    )
+    n_img = df[df.metric == "tp"].groupby("class", sort=False).size()
+    ov = overlap_from_counts(
+        counts["tp"].to_numpy(), counts["fp"].to_numpy(), counts["fn"].to_numpy()
+    )
+    return pd.DataFrame(
+        [
+            (cls, m, float(ov[m][i]), "fraction", int(n_img[cls]), 0)
+            for i, cls in enumerate(counts.index)
+            for m in ov
+        ],
+        columns=["class", "metric", "value", "unit", "n", "n_nan"],
+    )
+
+
+def _class_mean(fg: pd.DataFrame, reduction: str) -> pd.DataFrame:
+    """The ``macro`` rows: per metric, the mean of the per-class values of ``fg``, counts summed."""
     macro = fg.groupby("metric", sort=False).agg(
         value=("value", "mean"),
         unit=("unit", "first"),
@@ -305,10 +320,7 @@ def average(
     macro = macro.reset_index()
     macro.insert(0, "class", "macro")
     macro.insert(0, "reduction", f"{reduction}+macro")
-    res = pd.concat([out, macro[out.columns]], ignore_index=True)
-    for col in ("n", "n_nan", "n_both_empty", "n_pred_empty", "n_truth_empty"):
-        res[col] = res[col].astype(int)
-    return res
+    return macro
 
 
 def wide(df: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
