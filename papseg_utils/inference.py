@@ -248,12 +248,25 @@ def predict_proba(
         raise ValueError(f"tile_size must be a positive multiple of {multiple}, got {tile_size}")
     tile_size = min(tile_size, _ceil_to(max(h, w), multiple))  # never larger than the image
     xp = _pad_to(x, max(h, tile_size), max(w, tile_size))
-    ph, pw = xp.shape[-2:]
     ov = int(round(overlap * tile_size))
-    step = max(1, tile_size - ov)
     trim = ov // 4 if trim is None else int(trim)
-    if trim * 2 >= max(ov, 1) and (ph > tile_size or pw > tile_size):
+    if trim * 2 >= max(ov, 1) and (xp.shape[-2] > tile_size or xp.shape[-1] > tile_size):
         raise ValueError(f"trim ({trim} px) must be less than half the overlap ({ov} px)")
+    acc, wsum = _tiled_sums(model, xp, tile_size, ov, trim, names, dev, batch_size, blend, progress)
+    if np.any(wsum[:h, :w] <= 0):
+        raise RuntimeError("tiling left pixels without weight; lower trim or raise overlap")
+    return (acc[:, :h, :w] / wsum[None, :h, :w]).astype(np.float32)
+
+
+def _tiled_sums(model, xp: torch.Tensor, tile_size: int, ov: int, trim: int, names, dev,
+                batch_size: int, blend: str, progress: bool) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Window-weighted sums of the tiles' probabilities over a padded image ``xp`` (3, H, W).
+
+    Tiles of ``tile_size`` px overlap by ``ov`` px; each is weighted by the outer product of
+    :func:`_profile` windows. Returns ``(acc, wsum)``: (C, H, W) and (H, W) float32.
+    """
+    ph, pw = xp.shape[-2:]
+    step = max(1, tile_size - ov)
     rows, cols = _starts(ph, tile_size, step), _starts(pw, tile_size, step)
     acc: np.ndarray | None = None
     wsum = np.zeros((ph, pw), np.float32)
@@ -275,9 +288,7 @@ def predict_proba(
             win = np.outer(wy, wx).astype(np.float32)
             acc[:, r : r + tile_size, c : c + tile_size] += p * win
             wsum[r : r + tile_size, c : c + tile_size] += win
-    if np.any(wsum[:h, :w] <= 0):
-        raise RuntimeError("tiling left pixels without weight; lower trim or raise overlap")
-    return (acc[:, :h, :w] / wsum[None, :h, :w]).astype(np.float32)
+    return acc, wsum
 
 
 @torch.no_grad()
