@@ -20,6 +20,7 @@ for f in summary.csv summary.md summary.png scoring.json image_labels.csv; do
 done
 gzip -c -n "$eval_dir/per_image.csv" > "$dst/per_image.csv.gz"
 for fold in "$src"/fold*; do
+  [[ -d "$fold" ]] || continue # fold0.train.log and the like are not folds
   k=$(basename "$fold")
   mkdir -p "$dst/folds/$k"
   for f in history.csv split.json train_args.json; do
