@@ -77,10 +77,10 @@ def test_pairs_each_start_with_scratch_at_each_fraction(bench, tmp_path):
         pytest.approx(0.05)
     )
     board = R.efficiency_board(study)
-    assert list(board.architecture) == ["segformer", "segformer", "unet", "unet"]
+    assert list(board.architecture) == ["unet", "unet", "segformer", "segformer"]
     assert list(board.data) == ["10 %", "100 %"] * 2
-    assert board.loc[2, "nucleus gain"].startswith("+0.250 [")
-    assert board.loc[2, "start"] == "ImageNet" and board.loc[0, "start"] == "distilled"
+    assert board.loc[0, "nucleus gain"].startswith("+0.250 [")
+    assert board.loc[0, "start"] == "ImageNet" and board.loc[2, "start"] == "distilled"
     claim = R.efficiency_claim(study).iloc[0]
     assert claim.verdict == "supported"  # every gain at 10 % lies above 0
     assert (

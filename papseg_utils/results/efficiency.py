@@ -78,10 +78,13 @@ def efficiency_board(study: EfficiencyStudy) -> pd.DataFrame:
     ``start`` (the pretrained start: ``ImageNet`` or ``distilled``), then per class of
     ``nucleus`` and ``cytoplasm``: ``<class> Dice, pretrained`` and ``<class> Dice, scratch``
     (per-image means with bootstrap 95 % intervals) and ``<class> gain`` (pretrained minus
-    scratch, the paired mean difference with its interval). Rows by architecture, then fraction.
+    scratch, the paired mean difference with its interval). Rows by architecture (in the order
+    of ``arms.csv``), then fraction.
     """
     rows = []
-    arms = study.arms.sort_values(["architecture", "data_fraction"], kind="stable")
+    order = {a: i for i, a in enumerate(study.arms.architecture.unique())}
+    arms = study.arms.assign(_order=study.arms.architecture.map(order))
+    arms = arms.sort_values(["_order", "data_fraction"], kind="stable")
     for (architecture, fraction), group in arms.groupby(
         ["architecture", "data_fraction"], sort=False
     ):
@@ -116,7 +119,7 @@ def plot_efficiency(
 ):
     """``metric`` against the share of training images, pretrained and scratch, with intervals.
 
-    One row of panels per architecture, one column per class of ``classes``; each point is the
+    One row of panels per architecture (in the order of ``arms.csv``), one column per class of ``classes``; each point is the
     per-image mean over the test images with its bootstrap 95 % interval (the bar). The x-axis is
     the share of the fold's training images (log scale). Sized for the page (6.8 in wide, text of
     9 pt or more); each row's legend names its pretrained start. Returns the figure.
@@ -125,7 +128,7 @@ def plot_efficiency(
 
     from papseg_utils.labels import condition_colours
 
-    architectures = sorted(study.arms.architecture.unique())
+    architectures = list(study.arms.architecture.unique())  # the order of arms.csv
     fig, axes = plt.subplots(len(architectures), len(classes), squeeze=False,
                              figsize=(3.4 * len(classes), 2.9 * len(architectures)))  # fmt: skip
     colours = condition_colours(["pretrained", "none"])
@@ -144,6 +147,7 @@ def plot_efficiency(
                               fmt="-o", ms=4, capsize=2, color=colour,
                               label=_START.get(start, start))  # fmt: skip
             axis.set_xscale("log")
+            axis.set_xlim(8, 125)
             axis.set_xticks([10, 25, 50, 100], ["10", "25", "50", "100"])
             axis.minorticks_off()
             axis.grid(alpha=0.3)
