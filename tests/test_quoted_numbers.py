@@ -53,7 +53,7 @@ def _architecture_prose() -> str:
     ]
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     start = readme.index("<!-- /table: architectures -->")
-    end = readme.index("The earlier `herlev-cpu` study", start)  # the paragraphs under the table
+    end = readme.index("Pre-training at true scale", start)  # the paragraphs under the tables
     return "\n".join("".join(c["source"]) for c in cells) + readme[start:end]
 
 
@@ -89,3 +89,31 @@ def test_the_scale_prose_quotes_only_committed_numbers():
     tables = [pd.read_csv(f) for d in folders for f in sorted(d.rglob("*.csv"))]
     missing = unmatched_quotes(text, tables)
     assert missing == [], f"chapter 8's scale cells quote {missing}, which no committed table holds"
+
+
+EFFICIENCY = REPO_ROOT / "results" / "data-efficiency"
+
+
+def _efficiency_prose() -> str:
+    """Chapter 8's data-efficiency cells (ids ``eff-*``) and the README's paragraphs under its table."""
+    nb = json.loads((REPO_ROOT / "notebooks" / "08_results.ipynb").read_text(encoding="utf-8"))
+    cells = [c for c in nb["cells"]
+             if c["cell_type"] == "markdown" and str(c.get("id", "")).startswith("eff-")]  # fmt: skip
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- /table: data-efficiency -->")
+    end = readme.index("The earlier `herlev-cpu` study", start)
+    return "\n".join("".join(c["source"]) for c in cells) + readme[start:end]
+
+
+@pytest.mark.skipif(
+    not (EFFICIENCY / "arms.csv").is_file(), reason="the data-efficiency study is not committed"
+)
+def test_the_efficiency_prose_quotes_only_committed_numbers():
+    text = _efficiency_prose()
+    assert len(quoted_intervals(text)) >= 4
+    tables = [pd.read_csv(EFFICIENCY / f"{name}.csv") for name in ("paired", "summary")]
+    missing = unmatched_quotes(text, tables)
+    assert missing == [], (
+        f"chapter 8's data-efficiency cells or the README quote {missing}, which no table of "
+        "results/data-efficiency holds: update the prose to the regenerated tables"
+    )

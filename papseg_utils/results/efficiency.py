@@ -157,8 +157,7 @@ def plot_efficiency(
             if c == 0:
                 unit = "" if higher_is_better(metric) else " (px)"
                 axis.set_ylabel(f"{metric_label(metric)}{unit}")
-                axis.legend(loc="lower right" if higher_is_better(metric) else "upper right",
-                            fontsize=9)  # fmt: skip
+                axis.legend(loc="best", fontsize=9, framealpha=0.9)  # fmt: skip
     fig.suptitle(f"{metric_label(metric)} against training-set size at true scale "
                  "(bars: 95 % CI over test images)", fontsize=10)  # fmt: skip
     fig.tight_layout()

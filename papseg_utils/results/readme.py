@@ -156,11 +156,26 @@ def herlev_cpu_table(root: Path | None = None) -> str:
     }))  # fmt: skip
 
 
+#: The columns of the data-efficiency table (:func:`~papseg_utils.results.efficiency_board`).
+EFFICIENCY_COLUMNS = ("architecture", "data", "training images", "start", "nucleus Dice, pretrained",
+                      "nucleus Dice, scratch", "nucleus gain", "cytoplasm gain")  # fmt: skip
+
+
+def data_efficiency_table(root: Path | None = None) -> str:
+    """Pretrained against scratch at 10-100 % of the training images at true scale
+    (``results/data-efficiency``: :func:`~papseg_utils.results.efficiency_board`)."""
+    from .efficiency import efficiency_board, load_efficiency_study
+
+    board = efficiency_board(load_efficiency_study(_results(root) / "data-efficiency"))
+    return _markdown(board[list(EFFICIENCY_COLUMNS)])
+
+
 TABLES: dict[str, Callable[..., str]] = {
     "herlev-cv": cv_table,
     "distilled-vs-scratch": distilled_table,
     "architectures": architectures_table,
     "architectures-five-folds": architectures_five_folds_table,
+    "data-efficiency": data_efficiency_table,
     "herlev-cpu": herlev_cpu_table,
 }
 
