@@ -41,8 +41,7 @@ from papseg_utils.results.arm_folders import (
     split_sha,
     summary_rows,
 )
-
-START_NAMES = {"imagenet": "ImageNet", "distilled": "distilled", "none": "scratch"}
+from papseg_utils.results.efficiency import comparison_name
 
 
 def training_images(folder: Path, fold: int, fraction: float) -> int:
@@ -94,9 +93,7 @@ def start_pairs(arms: pd.DataFrame) -> list[tuple[str, str, str]]:
                 "arm from scratch (pretrained none) and one pretrained arm"
             )
         pre = next(s for s in starts.index if s != "none")
-        label = START_NAMES.get(pre, pre)
-        pairs.append((f"{architecture} {100 * fraction:g} %: {label} - scratch", starts["none"],
-                      starts[pre]))  # fmt: skip
+        pairs.append((comparison_name(architecture, fraction, pre), starts["none"], starts[pre]))
     return pairs
 
 

@@ -24,7 +24,7 @@ import pandas as pd
 
 from papseg_utils.metrics.catalog import check_columns
 
-from .scorings import format_interval
+from .scorings import format_difference, format_interval
 
 ARM_COLUMNS = ("arm", "folder", "architecture", "encoder", "pretrained", "seed", "family",
                "folds", "images", "split_sha256", "accuracy", "sensitivity", "specificity")  # fmt: skip
@@ -37,7 +37,8 @@ BOARD_KEYS = (
     ("paper_cells", "unhealthy", "dice", "unhealthy cell Dice"),
 )
 FAMILY_ORDER = ("cnn", "hybrid", "transformer")
-_PRETRAINED = {"imagenet": "ImageNet", "none": "scratch", "distilled": "distilled"}
+#: How the tables name each pre-training (``pretrained`` of the train arguments).
+START_NAMES = {"imagenet": "ImageNet", "none": "scratch", "distilled": "distilled"}
 
 
 @dataclass(frozen=True)
@@ -60,19 +61,30 @@ def load_architecture_study(folder: str | Path) -> ArchitectureStudy:
     from papseg_utils.book.profiles import project_file
 
     folder = project_file(folder)
-    tables = {}
-    for name, writer in (("arms", "architecture_pairs"), ("summary", "architecture_pairs"),
-                         ("paired", "architecture_pairs"), ("costs", "architecture_costs")):  # fmt: skip
-        f = folder / f"{name}.csv"
-        if not f.is_file():
-            if name == "costs":
-                tables[name] = None
-                continue
-            raise FileNotFoundError(f"{f}: not found; benchmarks/{writer}.py writes it")
-        tables[name] = pd.read_csv(f)
+    tables = read_tables(folder, {"arms": "architecture_pairs", "summary": "architecture_pairs",
+                                  "paired": "architecture_pairs", "costs": "architecture_costs"},
+                         optional=("costs",))  # fmt: skip
     check_columns(tables["arms"], ARM_COLUMNS, str(folder / "arms.csv"))
     return ArchitectureStudy(tables["arms"], tables["summary"], tables["paired"],
                              tables["costs"], folder)  # fmt: skip
+
+
+def read_tables(folder: Path, writers: dict[str, str], optional=()) -> dict:
+    """``{name: DataFrame}`` of ``folder/<name>.csv`` for each ``name`` of ``writers``.
+
+    A missing file of ``optional`` gives None; any other raises ``FileNotFoundError`` naming the
+    file and ``benchmarks/<writer>.py``, the benchmark that writes it.
+    """
+    tables = {}
+    for name, writer in writers.items():
+        f = folder / f"{name}.csv"
+        if f.is_file():
+            tables[name] = pd.read_csv(f)
+        elif name in optional:
+            tables[name] = None
+        else:
+            raise FileNotFoundError(f"{f}: not found; benchmarks/{writer}.py writes it")
+    return tables
 
 
 def arm_label(row) -> str:
@@ -81,12 +93,8 @@ def arm_label(row) -> str:
     A seed other than 0 is named (``"unet (lite0, ImageNet), seed 1"``).
     """
     encoder = str(row["encoder"]).replace("tf_efficientnet_", "")
-    text = f"{row['architecture']} ({encoder}, {_PRETRAINED.get(row['pretrained'], row['pretrained'])})"
+    text = f"{row['architecture']} ({encoder}, {START_NAMES.get(row['pretrained'], row['pretrained'])})"
     return text + (f", seed {int(row['seed'])}" if int(row["seed"]) else "")
-
-
-def _diff(r) -> str:
-    return f"{r['mean_diff']:+.3f} [{r['low']:+.3f}, {r['high']:+.3f}]"
 
 
 def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
@@ -113,7 +121,7 @@ def architecture_board(study: ArchitectureStudy) -> pd.DataFrame:
         row["image head"] = f"{100 * arm['accuracy']:.1f} %" if pd.notna(arm["accuracy"]) else ""
         p = study.paired[(study.paired.comparison == f"{name} - U-Net")
                          & (study.paired["class"] == "nucleus") & (study.paired.metric == "dice")]  # fmt: skip
-        row["nucleus Dice vs U-Net"] = _diff(p.iloc[0]) if len(p) else ""
+        row["nucleus Dice vs U-Net"] = format_difference(p.iloc[0]) if len(p) else ""
         if study.costs is not None and name in set(study.costs.arm):
             c = study.costs.set_index("arm").loc[name]
             row |= {"params (M)": f"{c['params_M']:.1f}", "GMACs": f"{c.filter(like='gmacs').iloc[0]:.2f}",
@@ -167,7 +175,7 @@ def paper_claims(study: ArchitectureStudy) -> pd.DataFrame:
         gap = t_rows.loc[BOARD_KEYS[0][:3], "mean"] - cnn_rows.loc[BOARD_KEYS[0][:3], "mean"]
         p = study.paired[(study.paired.comparison == f"{t} - U-Net")
                          & (study.paired["class"] == "nucleus") & (study.paired.metric == "dice")]  # fmt: skip
-        paired = f"; paired against the U-Net {_diff(p.iloc[0])}" if len(p) else ""
+        paired = f"; paired against the U-Net {format_difference(p.iloc[0])}" if len(p) else ""
         out.append({"claim": "a pretrained Transformer beats a pretrained CNN",
                     "measured": f"best pretrained Transformer {label[t]} minus best CNN "
                                 f"{label[cnn]}: nucleus Dice {gap:+.3f}{paired}",

@@ -24,11 +24,11 @@ import pandas as pd
 
 from papseg_utils.metrics.catalog import check_columns, higher_is_better, metric_label
 
-from .scorings import format_interval
+from .architectures import START_NAMES, read_tables
+from .scorings import format_difference, format_interval
 
 EFFICIENCY_ARM_COLUMNS = ("arm", "folder", "architecture", "encoder", "pretrained",
                           "data_fraction", "train_images", "epochs", "folds", "images")  # fmt: skip
-_START = {"imagenet": "ImageNet", "distilled": "distilled", "none": "scratch"}
 _KEYS = (("nucleus", "dice"), ("cytoplasm", "dice"))
 
 
@@ -51,14 +51,15 @@ def load_efficiency_study(folder: str | Path) -> EfficiencyStudy:
     from papseg_utils.book.profiles import project_file
 
     folder = project_file(folder)
-    tables = {}
-    for name in ("arms", "summary", "paired"):
-        f = folder / f"{name}.csv"
-        if not f.is_file():
-            raise FileNotFoundError(f"{f}: not found; benchmarks/data_efficiency.py writes it")
-        tables[name] = pd.read_csv(f)
+    tables = read_tables(folder, dict.fromkeys(("arms", "summary", "paired"), "data_efficiency"))
     check_columns(tables["arms"], EFFICIENCY_ARM_COLUMNS, str(folder / "arms.csv"))
     return EfficiencyStudy(tables["arms"], tables["summary"], tables["paired"], folder)
+
+
+def comparison_name(architecture: str, fraction: float, pretrained: str) -> str:
+    """The ``comparison`` of ``paired.csv`` for one pair: ``"unet 10 %: ImageNet - scratch"``."""
+    start = START_NAMES.get(pretrained, pretrained)
+    return f"{architecture} {100 * fraction:g} %: {start} - scratch"
 
 
 def _value(study: EfficiencyStudy, arm: str, cls: str, metric: str) -> pd.Series:
@@ -90,24 +91,16 @@ def efficiency_board(study: EfficiencyStudy) -> pd.DataFrame:
     ):
         by_start = group.set_index("pretrained")
         pre = next(s for s in by_start.index if s != "none")
-        label = _START.get(pre, pre)
         row = {"architecture": architecture, "data": f"{100 * fraction:g} %",
-               "training images": str(by_start.loc["none", "train_images"]), "start": label}  # fmt: skip
-        name = f"{architecture} {100 * fraction:g} %: {label} - scratch"
+               "training images": str(by_start.loc["none", "train_images"]),
+               "start": START_NAMES.get(pre, pre)}  # fmt: skip
         for cls, metric in _KEYS:
             for start, column in ((pre, "pretrained"), ("none", "scratch")):
                 row[f"{cls} Dice, {column}"] = format_interval(
                     _value(study, by_start.loc[start, "arm"], cls, metric)
                 )
-            p = study.paired
-            gain = p[(p.comparison == name) & (p.taxonomy == "herlev3") & (p["class"] == cls)
-                     & (p.metric == metric)]  # fmt: skip
-            row[f"{cls} gain"] = (
-                f"{gain.iloc[0]['mean_diff']:+.3f} [{gain.iloc[0]['low']:+.3f}, "
-                f"{gain.iloc[0]['high']:+.3f}]"
-                if len(gain)
-                else ""
-            )
+            gain = _gain(study, architecture, fraction, cls)
+            row[f"{cls} gain"] = format_difference(gain) if gain is not None else ""
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -145,7 +138,7 @@ def plot_efficiency(
                 axis.errorbar(pct * shift, values["mean"],
                               yerr=[values["mean"] - values["low"], values["high"] - values["mean"]],
                               fmt="-o", ms=4, capsize=2, color=colour,
-                              label=_START.get(start, start))  # fmt: skip
+                              label=START_NAMES.get(start, start))  # fmt: skip
             axis.set_xscale("log")
             axis.set_xlim(8, 125)
             axis.set_xticks([10, 25, 50, 100], ["10", "25", "50", "100"])
@@ -165,12 +158,13 @@ def plot_efficiency(
 
 
 def _gain(study: EfficiencyStudy, architecture: str, fraction: float, cls: str) -> pd.Series | None:
+    """The ``paired.csv`` row of ``cls`` Dice, pretrained minus scratch (None when not there)."""
     arms = study.arms[(study.arms.architecture == architecture)
                       & (study.arms.data_fraction == fraction)]  # fmt: skip
     pre = [s for s in arms.pretrained if s != "none"]
     if not pre:
         return None
-    name = f"{architecture} {100 * fraction:g} %: {_START.get(pre[0], pre[0])} - scratch"
+    name = comparison_name(architecture, fraction, pre[0])
     p = study.paired
     rows = p[(p.comparison == name) & (p.taxonomy == "herlev3") & (p["class"] == cls)
              & (p.metric == "dice")]  # fmt: skip
@@ -191,8 +185,7 @@ def efficiency_claim(study: EfficiencyStudy) -> pd.DataFrame:
     for architecture in sorted(study.arms.architecture.unique()):
         for fraction in (low, high):
             gains = [(cls, _gain(study, architecture, fraction, cls)) for cls, _ in _KEYS]
-            text = ", ".join(f"{cls} {g['mean_diff']:+.3f} [{g['low']:+.3f}, {g['high']:+.3f}]"
-                             for cls, g in gains if g is not None)  # fmt: skip
+            text = ", ".join(f"{cls} {format_difference(g)}" for cls, g in gains if g is not None)
             parts.append(f"{architecture} at {100 * fraction:g} %: {text}")
             if fraction == low:
                 above += [g is not None and g["low"] > 0 for _, g in gains]

@@ -153,6 +153,11 @@ def format_interval(row, digits: int = 3) -> str:
     return f"{row['mean']:.{digits}f} [{row['low']:.{digits}f}, {row['high']:.{digits}f}]"
 
 
+def format_difference(row) -> str:
+    """``"+mean [+low, +high]"`` of a paired row (``mean_diff``, ``low``, ``high``), 3 decimals."""
+    return f"{row['mean_diff']:+.3f} [{row['low']:+.3f}, {row['high']:+.3f}]"
+
+
 def _is_distance(name: str) -> bool:
     return metric_record(name).kind == "distance"
 
