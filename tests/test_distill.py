@@ -158,3 +158,81 @@ def test_report_reads_the_committed_comparison():
     assert (row.low <= row.mean_diff).all() and (row.mean_diff <= row.high).all()
     with pytest.raises(FileNotFoundError, match="no runs"):
         D.load_runs(Path(__file__).parent)
+
+
+# --------------------------------------------------------------------------- in-domain, PVTv2
+def _split_file(path, train, test):
+    from papseg_utils.data.splits import save_split
+
+    save_split({"train": train, "val": [], "test": test}, path)
+    return path
+
+
+def test_cytology_images_are_the_training_images_of_every_split(tmp_path):
+    from papseg_utils.distill.sources import train_names
+
+    a = _split_file(tmp_path / "a.json", ["x", "y", "z"], ["w"])
+    b = _split_file(tmp_path / "b.json", ["w", "x", "y"], ["z"])
+    names, hashes = train_names([a, b])
+    assert names == ["x", "y"]  # neither fold's test image (w, z) is seen
+    assert len(hashes) == 2 and hashes[0] != hashes[1]
+    with pytest.raises(ValueError, match="--train-of"):
+        train_names([])
+    c = _split_file(tmp_path / "c.json", ["w"], ["x", "y", "z"])
+    with pytest.raises(ValueError, match="no image is a training image"):
+        train_names([a, b, c])
+
+
+def test_small_cytology_images_are_padded_not_resized():
+    import numpy as np
+
+    from papseg_utils.distill.sources import _pad_to
+
+    img = np.arange(40 * 30 * 3, dtype=np.uint8).reshape(40, 30, 3)
+    out = _pad_to(img, 128)  # more than twice the side: padded in rounds
+    assert out.shape == (128, 128, 3) and out.dtype == np.uint8
+    y0, x0 = (128 - 40) // 2, (128 - 30) // 2
+    found = [(y, x) for y in range(y0 - 30, y0 + 30) for x in range(x0 - 20, x0 + 20)
+             if np.array_equal(out[y : y + 40, x : x + 30], img)]  # fmt: skip
+    assert found, "the original pixels are kept at scale 1 inside the padding"
+    big = np.zeros((200, 300, 3), np.uint8)
+    assert _pad_to(big, 128) is big
+
+
+def test_cytology_distillation_refuses_missing_or_stray_splits(tmp_path, capsys):
+    code = distill_cli.main(["--out", str(tmp_path / "c"), "--source", "cytology"])
+    assert code == 2 and "--train-of" in capsys.readouterr().err
+    split = _split_file(tmp_path / "s.json", ["a"], ["b"])
+    code = distill_cli.main(["--out", str(tmp_path / "n"), "--train-of", str(split)])
+    assert code == 2 and "--source cytology" in capsys.readouterr().err
+    code = distill_cli.main(["--out", str(tmp_path / "m"), "--source", "cytology",
+                             "--train-of", str(split), "--data-dir", str(tmp_path / "none"),
+                             "--steps", "1"])  # fmt: skip
+    assert code == 1 and "herlev" in capsys.readouterr().err.lower()
+
+
+def test_pvt_student_exports_an_encoder_that_pvt_fpn_loads(tmp_path, teacher):
+    d = Distiller(DistillConfig(**{**TINY, "steps": 1, "student": "pvt_v2_b0"}), tmp_path,
+                  teacher=teacher)  # fmt: skip
+    logits, feats = d.student(torch.rand(2, 3, 64, 64))
+    assert logits.shape == (2, 1000)
+    assert [f.shape[1] for f in feats] == list(teacher.channels)
+    assert [f.shape[-1] for f in feats] == [16, 8, 4, 2]  # strides 4 to 32
+    d.run()
+    path = d.export(tmp_path / "pvt.safetensors")
+    meta = json.loads(path.with_suffix(".json").read_text())
+    assert meta["what"].startswith("PVTv2-b0 encoder (timm state dict")
+    state = pw.read_state_dict(path)
+    assert not any(k.startswith("head.") for k in state)
+    model = build_model("pvt_fpn", num_classes=3, pretrained=str(path))
+    got = model.encoder.state_dict()
+    assert len(got) == len(state)
+    assert torch.equal(got["model.stages_1.blocks.0.attn.kv.weight"],
+                       state["stages.1.blocks.0.attn.kv.weight"].float())  # fmt: skip
+
+
+def test_timm_names_map_onto_smp_feature_names():
+    st = {"stages.0.blocks.1.norm.weight": 0, "patch_embed.proj.bias": 0, "conv_stem.weight": 0}
+    assert pw.timm_key("model.stages_0.blocks.1.norm.weight", st) == "stages.0.blocks.1.norm.weight"
+    assert pw.timm_key("model.patch_embed.proj.bias", st) == "patch_embed.proj.bias"
+    assert pw.timm_key("model.conv_stem.weight", st) == "conv_stem.weight"

@@ -1,4 +1,4 @@
-"""How well a student agrees with its teacher on natural images it was not trained on.
+"""How well a student agrees with its teacher on images it was not trained on.
 
 Agreement, not accuracy: offline there are no labelled ImageNet images, so the teacher's own
 top-1 class is the reference. ``top1`` = fraction of views where the student's top-1 equals the
@@ -33,23 +33,26 @@ def fixed_views(image: np.ndarray, n: int, size: int, seed: int) -> torch.Tensor
 
 
 @torch.no_grad()
-def agreement(student, teacher, images: tuple[NaturalImage, ...], views: int = 32,
-              size: int = 128, seed: int = 0) -> dict:  # fmt: skip
+def agreement(student, teacher, images: tuple[NaturalImage, ...] | dict[str, np.ndarray],
+              views: int = 32, size: int = 128, seed: int = 0) -> dict:  # fmt: skip
     """Top-1/top-5 agreement of ``student`` with ``teacher`` over ``views`` views of each image.
 
-    Both are called as ``net(x01) -> (logits, ...)``. Returns ``{"top1", "top5", "images",
-    "views", "per_image": {name: {"top1", "top5"}}}`` (fractions in [0, 1]).
+    ``images`` are sample images (:class:`NaturalImage`) or a mapping name -> ``(H, W, 3) uint8``
+    array (cytology). Both nets are called as ``net(x01) -> (logits, ...)``. Returns ``{"top1",
+    "top5", "images", "views", "per_image": {name: {"top1", "top5"}}}`` (fractions in [0, 1]).
     """
     was = student.training
     student.eval()
+    pairs = images.items() if isinstance(images, dict) else (
+        (i.name, load_image(i.name)) for i in images)  # fmt: skip
     per, hits1, hits5, total = {}, 0, 0, 0
-    for k, img in enumerate(images):
-        x = fixed_views(load_image(img.name), views, size, seed + k)
+    for k, (name, array) in enumerate(pairs):
+        x = fixed_views(array, views, size, seed + k)
         t = teacher(x)[0].argmax(1)
         s5 = student(x)[0].topk(5, dim=1).indices
         h1 = int((s5[:, 0] == t).sum())
         h5 = int((s5 == t[:, None]).any(1).sum())
-        per[img.name] = {"top1": h1 / len(x), "top5": h5 / len(x)}
+        per[name] = {"top1": h1 / len(x), "top5": h5 / len(x)}
         hits1, hits5, total = hits1 + h1, hits5 + h5, total + len(x)
     student.train(was)
     return {"top1": hits1 / total, "top5": hits5 / total, "images": len(images), "views": total,

@@ -1,10 +1,17 @@
-"""``papseg distill``: distil the ImageNet EfficientNet-Lite teacher into a MiT encoder.
+"""``papseg distill``: distil the ImageNet EfficientNet-Lite teacher into a Transformer encoder.
 
 Usage::
 
-    papseg distill --out build/distill [--steps 4000] [--batch-size 32] [--image-size 128]
-                   [--feature-weight 1.0] [--max-minutes M] [--threads N]
+    papseg distill --out build/distill [--student b0|pvt_v2_b0] [--steps 4000] [--batch-size 32]
+                   [--image-size 128] [--feature-weight 1.0] [--max-minutes M] [--threads N]
+                   [--source natural|cytology|both [--data-dir HERLEV] --train-of SPLIT.json ...]
                    [--ship papseg_utils/weights/mit_b0_distilled.safetensors]
+
+``--source natural`` (the default) distils on the licensed sample photographs of
+:mod:`.sources`; ``cytology`` on unlabelled Herlev development images (in-domain distillation),
+only those that are training images of every ``--train-of`` split, so that no test image of
+the folds it will be fine-tuned on is seen; ``both`` on the two together. Weights distilled on
+Herlev cannot be shipped (it has no redistribution licence): pass their file as ``pretrained``.
 
 Trains (resuming from ``OUT/checkpoint.pt`` when present), then writes ``OUT/encoder.safetensors``
 with ``OUT/provenance.json`` and measures teacher agreement (``OUT/agreement.json``). ``--ship``
@@ -48,7 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--teacher", default=d.teacher,
                    choices=["tf_efficientnet_lite0", "tf_efficientnet_lite1",
                             "tf_efficientnet_lite2"])  # fmt: skip
-    p.add_argument("--student", default=d.student, choices=["b0", "b1", "b2"])
+    p.add_argument(
+        "--student",
+        default=d.student,
+        choices=["b0", "b1", "b2", "pvt_v2_b0"],
+        help="MiT size (SegFormer) or pvt_v2_b0 (pvt_fpn)",
+    )
+    p.add_argument(
+        "--source",
+        default="natural",
+        choices=["natural", "cytology", "both"],
+        help="what the student sees: sample photographs, Herlev images, or both",
+    )
+    p.add_argument("--data-dir", default=None, help="Herlev folder (for --source cytology/both)")
+    p.add_argument(
+        "--train-of",
+        action="append",
+        default=[],
+        metavar="SPLIT.json",
+        help="use only training images of this split (repeat for several folds)",
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument(
         "--max-minutes",
@@ -86,18 +112,27 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
+        extra: dict = {}
+        if a.source != "natural":
+            from .sources import train_names
+
+            extra["cytology"], extra["cytology_splits"] = train_names(a.train_of)
+        elif a.train_of:
+            raise ValueError("--train-of chooses Herlev images: add --source cytology or both")
+        if a.source == "cytology":
+            extra["images"] = []
         cfg = DistillConfig(
             teacher=a.teacher, student=a.student, steps=a.steps, batch_size=a.batch_size,
             image_size=a.image_size, lr=a.lr, temperature=a.temperature,
             feature_weight=a.feature_weight, warmup_steps=min(a.warmup_steps, a.steps),
-            save_every=a.save_every, seed=a.seed,
+            save_every=a.save_every, seed=a.seed, **extra,
         )  # fmt: skip
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     out = Path(a.out)
     try:
-        d = Distiller(cfg, out, device=a.device)
+        d = Distiller(cfg, out, device=a.device, data_dir=a.data_dir)
         done = d.run(a.max_minutes)
     except KeyboardInterrupt:
         print(f"interrupted ({signals.received()}); the last checkpoint in {out} is intact: run "
@@ -106,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:  # settings that the folder's checkpoint was not written with
         print(f"error: {err}", file=sys.stderr)
         return 2
-    except OSError as err:
+    except (OSError, KeyError) as err:  # teacher weights, the Herlev folder, a split's images
         print(f"error: {err}", file=sys.stderr)
         return 1
     if not done:
@@ -115,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 3
     command = "papseg distill " + shlex.join(argv)
     d.export(command=command)
-    report = measure(d, views=a.views)
+    report = measure(d, views=a.views, data_dir=a.data_dir, splits=a.train_of)
     (out / "agreement.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"teacher agreement on {report['held_out']['images']} held-out images "
           f"({report['held_out']['views']} views): top-1 {report['held_out']['top1']:.3f}, "
@@ -129,13 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def measure(d, views: int = 32) -> dict:
-    """Agreement of the (float16-rounded, as shipped) student, and of a random-init student."""
+def measure(d, views: int = 32, data_dir=None, splits=(), cytology_images: int = 24) -> dict:
+    """Agreement of the (float16-rounded, as shipped) student, and of a random-init student.
+
+    On the held-out sample photographs always; for a cytology student also on
+    ``cytology_images`` Herlev images that it did not see (test images of its ``splits``, an
+    agreement diagnostic that chooses nothing).
+    """
     import torch
 
     from .agreement import agreement, top_classes
-    from .networks import Student
-    from .sources import DISTILL_IMAGES, HELD_OUT_IMAGES, load_image
+    from .networks import make_student
+    from .sources import DISTILL_IMAGES, HELD_OUT_IMAGES, load_cytology, load_image
 
     size = d.cfg.image_size
     student = d.student.to("cpu")
@@ -144,12 +184,27 @@ def measure(d, views: int = 32) -> dict:
         for p in student.encoder.parameters():
             p.copy_(p.half().float())
     torch.manual_seed(d.cfg.seed + 1)
-    random_student = Student(d.cfg.student, teacher.channels)
+    random_student = make_student(d.cfg.student, teacher.channels)
+    cytology = {}
+    if d.cfg.cytology:
+        from ..data.splits import read_split
+
+        unseen = sorted({n for s in splits for n in read_split(s)[0].get("test", [])}
+                        - set(d.cfg.cytology))[:: max(1, len(splits))][:cytology_images]  # fmt: skip
+        arrays = dict(zip(unseen, load_cytology(unseen, data_dir, min_size=size), strict=True))
+        cytology = {
+            "held_out_cytology": agreement(student, teacher, arrays, views, size),
+            "random_init_held_out_cytology": agreement(random_student, teacher, arrays, views,
+                                                       size),
+        }  # fmt: skip
     return {
         "image_size": size,
         "views_per_image": views,
         "held_out": agreement(student, teacher, HELD_OUT_IMAGES, views, size),
-        "distill_images": agreement(student, teacher, DISTILL_IMAGES, views, size),
+        "distill_images": agreement(student, teacher, DISTILL_IMAGES, views, size)
+        if d.cfg.images
+        else None,
+        **cytology,
         "random_init_held_out": agreement(random_student, teacher, HELD_OUT_IMAGES, views, size),
         "predictions": {
             i.name: {

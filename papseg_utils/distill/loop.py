@@ -1,13 +1,16 @@
 """The distillation loop: checkpoints, resume, time limit, export of the encoder.
 
-``distill(config, out_dir)`` trains a :class:`~.networks.Student` to match the
-:class:`~.networks.Teacher` on :class:`~.views.AugmentedViews` of
-:data:`~.sources.DISTILL_IMAGES`, writing into ``out_dir``:
+``Distiller(config, out_dir).run()`` trains a student (MiT, :class:`~.networks.Student`, or PVTv2,
+:class:`~.networks.PvtStudent`) to match the :class:`~.networks.Teacher` on
+:class:`~.views.AugmentedViews` of the natural images of :data:`~.sources.DISTILL_IMAGES` and/or
+of unlabelled Herlev development images (``config.cytology``, in-domain distillation), writing
+into ``out_dir``:
 
 * ``checkpoint.pt`` every ``save_every`` steps (student, optimiser, step, random states), written
   atomically, so an interrupted run resumes where it stopped: call again with the same config;
 * ``history.csv`` (step, losses, learning rate, seconds);
-* at the end ``encoder.safetensors`` (the MiT encoder only, float16) and ``provenance.json``.
+* at the end ``encoder.safetensors`` (the student's encoder only, float16) and
+  ``provenance.json``.
 
 The schedule (warm-up then cosine) is defined by ``steps``, so a resumed run ends where an
 uninterrupted one would; ``max_minutes`` only stops early (with a checkpoint) to be resumed.
@@ -28,8 +31,8 @@ from pathlib import Path
 
 import torch
 
-from .networks import Student, Teacher, feature_loss, kl_loss
-from .sources import DISTILL_IMAGES, load_image
+from .networks import Teacher, feature_loss, kl_loss, make_student
+from .sources import DISTILL_IMAGES, load_cytology, load_image
 from .views import AugmentedViews
 
 log = logging.getLogger(__name__)
@@ -44,7 +47,7 @@ class DistillConfig:
     """Everything that defines a distillation run (recorded in the checkpoint and provenance)."""
 
     teacher: str = "tf_efficientnet_lite0"
-    student: str = "b0"  # MiT size
+    student: str = "b0"  # MiT size (b0, b1, b2) or a PVTv2 name (pvt_v2_b0)
     steps: int = 4000
     batch_size: int = 32
     image_size: int = 128
@@ -58,8 +61,14 @@ class DistillConfig:
     seed: int = 0
     save_every: int = 200
     images: list[str] = field(default_factory=lambda: [i.name for i in DISTILL_IMAGES])
+    # Herlev development images (names), for in-domain distillation, and the split files' hashes
+    # that they were chosen by (the training part of every fold it will be fine-tuned on)
+    cytology: list[str] = field(default_factory=list)
+    cytology_splits: list[str] = field(default_factory=list)
 
     def __post_init__(self):
+        if not self.images and not self.cytology:
+            raise ValueError("no source images: give natural images, cytology images or both")
         if self.steps < 1 or self.batch_size < 2 or self.image_size < 32:
             raise ValueError("steps >= 1, batch_size >= 2 and image_size >= 32 are required")
         if self.temperature <= 0 or self.feature_weight < 0:
@@ -90,18 +99,20 @@ class Distiller:
     """
 
     def __init__(self, cfg: DistillConfig, out_dir: str | Path, teacher: Teacher | None = None,
-                 device: str = "cpu"):  # fmt: skip
+                 device: str = "cpu", data_dir: str | Path | None = None):  # fmt: skip
         self.cfg, self.out, self.device = cfg, Path(out_dir), torch.device(device)
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(cfg.seed)
         self.teacher = teacher or Teacher(cfg.teacher)
-        self.student = Student(cfg.student, self.teacher.channels)
+        self.student = make_student(cfg.student, self.teacher.channels)
         self.teacher.to(self.device)
         self.student.to(self.device)
         self.opt = torch.optim.AdamW(self.student.parameters(), lr=cfg.lr,
                                      weight_decay=cfg.weight_decay)  # fmt: skip
-        self.views = AugmentedViews([load_image(n) for n in cfg.images], cfg.image_size,
-                                    cfg.cutmix_p, cfg.mixup_p)  # fmt: skip
+        images = [load_image(n) for n in cfg.images]
+        if cfg.cytology:
+            images += load_cytology(cfg.cytology, data_dir, min_size=cfg.image_size)
+        self.views = AugmentedViews(images, cfg.image_size, cfg.cutmix_p, cfg.mixup_p)
         self.step, self.seconds = 0, 0.0
         if (self.out / CHECKPOINT).exists():
             self._resume()
@@ -188,6 +199,12 @@ class Distiller:
         self.save()
         return True
 
+    def student_name(self) -> str:
+        """``"MiT-b0"`` or ``"PVTv2-b0"``: the student's encoder, as people write it."""
+        size = self.cfg.student
+        return f"PVTv2-{size.removeprefix('pvt_v2_')}" if size.startswith("pvt_v2_") else (
+            f"MiT-{size}")  # fmt: skip
+
     # ------------------------------------------------------------------ export
     def export(self, path: str | Path | None = None, command: str | None = None) -> Path:
         """Write the encoder as float16 safetensors and its provenance JSON; return the file."""
@@ -199,18 +216,35 @@ class Distiller:
 
         path = Path(path) if path else self.out / ENCODER_FILE
         state = {k: v.detach().to(torch.float16).contiguous()
-                 for k, v in self.student.encoder.state_dict().items()}  # fmt: skip
-        save_file(state, str(path), metadata={"format": "pt", "what": f"MiT-{self.cfg.student}"})
+                 for k, v in self.student.encoder_state().items()}  # fmt: skip
+        save_file(state, str(path), metadata={"format": "pt", "what": self.student_name()})
         used = {i.name: i.to_dict() for i in DISTILL_IMAGES}
+        layout = ("timm state dict without the classifier head"
+                  if self.cfg.student.startswith("pvt_v2_")
+                  else "Hugging Face SegformerModel state dict")  # fmt: skip
+        on = " and ".join(
+            part for part, used_ in (("natural images", self.cfg.images),
+                                     ("unlabelled Herlev cytology", self.cfg.cytology)) if used_
+        )  # fmt: skip
         record = {
-            "what": f"MiT-{self.cfg.student} encoder (Hugging Face SegformerModel state dict, "
-            "float16), distilled from an ImageNet classifier",
+            "what": f"{self.student_name()} encoder ({layout}, float16), distilled from an "
+            f"ImageNet classifier on {on}",
             "file": path.name,
             "file_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             "tensors_sha256": state_sha256(state),
             "bytes": path.stat().st_size,
             "teacher": self.teacher.info,
             "source_images": [used.get(n, {"name": n}) for n in self.cfg.images],
+            "cytology": {
+                "dataset": "herlev",
+                "images": len(self.cfg.cytology),
+                "chosen_by": "training images of every split (sha256)",
+                "splits": self.cfg.cytology_splits,
+                "licence": "Herlev has no redistribution licence: weights distilled on it are "
+                "not shipped",
+            }
+            if self.cfg.cytology
+            else None,
             "config": dataclasses.asdict(self.cfg),
             "steps_done": self.step,
             "wall_s": round(self.seconds, 1),

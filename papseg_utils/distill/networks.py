@@ -8,6 +8,9 @@
   pooled last stage) and one 1x1 convolution per stage that maps its features onto the teacher's
   at the same stride (4, 8, 16, 32). Only the encoder is kept. Inputs ImageNet-normalised, as in
   fine-tuning.
+* **PVT student**: the same for PVTv2 (timm ``pvt_v2_b0``, whose stages are also at strides 4 to 32,
+  the backbone of ``build_model("pvt_fpn")``): timm's own classifier head serves as the temporary
+  head, and the shipped part is the timm state dict without it.
 """
 
 from __future__ import annotations
@@ -77,11 +80,55 @@ class Student(nn.Module):
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
 
+    def encoder_state(self) -> dict[str, torch.Tensor]:
+        return self.encoder.state_dict()
+
     def forward(self, x01: torch.Tensor):
         out = self.encoder(pixel_values=(x01 - self.mean) / self.std, output_hidden_states=True)
         stages = out.hidden_states  # 4 maps (N, C_i, H/4/2^i, W/4/2^i)
         logits = self.head(self.norm(stages[-1].mean(dim=(2, 3))))
         return logits, [a(s) for a, s in zip(self.adapters, stages, strict=True)]
+
+
+class PvtStudent(nn.Module):
+    """PVTv2 backbone (timm) + feature adapters: the :class:`Student` interface for ``pvt_fpn``.
+
+    ``forward(x01 (N,3,H,W) in [0,1]) -> (logits (N,1000), feats: 4 maps with the teacher's
+    channels)``. ``.encoder`` is the timm ``PyramidVisionTransformerV2``; :meth:`encoder_state`
+    is what is shipped (its state dict without the classifier head, timm key names, which
+    ``build_model("pvt_fpn", pretrained=PATH)`` loads).
+    """
+
+    def __init__(self, size: str = "pvt_v2_b0",
+                 teacher_channels: tuple[int, ...] = (24, 40, 112, 320)):  # fmt: skip
+        super().__init__()
+        import timm
+
+        self.size = size
+        self.encoder = timm.create_model(size, pretrained=False, num_classes=1000)
+        widths = [f["num_chs"] for f in self.encoder.feature_info]
+        self.adapters = nn.ModuleList(
+            nn.Conv2d(w, c, kernel_size=1) for w, c in zip(widths, teacher_channels, strict=True)
+        )
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+    def forward(self, x01: torch.Tensor):
+        final, stages = self.encoder.forward_intermediates(
+            (x01 - self.mean) / self.std, intermediates_only=False
+        )
+        logits = self.encoder.forward_head(final)
+        return logits, [a(s) for a, s in zip(self.adapters, stages, strict=True)]
+
+    def encoder_state(self) -> dict[str, torch.Tensor]:
+        return {k: v for k, v in self.encoder.state_dict().items() if not k.startswith("head.")}
+
+
+def make_student(size: str, teacher_channels: tuple[int, ...]) -> nn.Module:
+    """:class:`Student` for a MiT size (``"b0"``...) or :class:`PvtStudent` for ``"pvt_v2_b*"``."""
+    if size.startswith("pvt_v2_"):
+        return PvtStudent(size, teacher_channels)
+    return Student(size, teacher_channels)
 
 
 def kl_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor, t: float) -> torch.Tensor:

@@ -8,6 +8,7 @@ only measure how well it agrees with the teacher on pictures it never saw.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -108,3 +109,66 @@ def load_image(name: str) -> np.ndarray:
 def load_images(images: tuple[NaturalImage, ...]) -> list[np.ndarray]:
     """:func:`load_image` for each entry, in order."""
     return [load_image(i.name) for i in images]
+
+
+# --------------------------------------------------------------------------- cytology
+def train_names(split_paths: list[str | Path]) -> tuple[list[str], list[str]]:
+    """The images in the ``train`` part of every split file, and their split hashes.
+
+    ``split_paths`` are ``split.json`` files written by training runs (for example two CV folds
+    of the same study). An image is kept only when it is a training image of **every** split, so a
+    student distilled on the result never saw a test image of any of those folds, labelled or not.
+    Returns ``(sorted names, [split hash per file])``. Raises ``ValueError`` when no split is
+    given or nothing is left.
+    """
+    from ..data.splits import read_split, split_hash
+
+    if not split_paths:
+        raise ValueError(
+            "cytology distillation needs --train-of SPLIT.json (the split of each fold it will be "
+            "fine-tuned on), so that no test image of those folds is used"
+        )
+    kept: set[str] | None = None
+    hashes = []
+    for path in split_paths:
+        split, _ = read_split(path)
+        names = set(split.get("train", [])) | set(split.get("val", []))
+        kept = names if kept is None else kept & names
+        hashes.append(split_hash(split))
+    if not kept:
+        raise ValueError(f"no image is a training image of every split in {list(split_paths)}")
+    return sorted(kept), hashes
+
+
+def load_cytology(names: list[str], root: str | Path | None = None, min_size: int = 128
+                  ) -> list[np.ndarray]:  # fmt: skip
+    """The Herlev development images ``names`` as ``(H, W, 3) uint8`` RGB, at native scale.
+
+    Images smaller than ``min_size`` on a side are reflect-padded up to it (not resized), so the
+    views cut from them stay near true scale instead of blowing a small cell up. Raises
+    ``KeyError`` naming the first image that the Herlev folder at ``root`` lacks.
+    """
+    from ..data.registry import load_dataset
+
+    by_name = {s.name: s for s in load_dataset("herlev", root=root)}
+    missing = [n for n in names if n not in by_name]
+    if missing:
+        raise KeyError(
+            f"{len(missing)} image(s) of the split are not in the Herlev folder, first "
+            f"{missing[0]!r}; pass the Herlev folder the split was made from (--data-dir)"
+        )
+    return [_pad_to(by_name[n].image, min_size) for n in names]
+
+
+def _pad_to(img: np.ndarray, size: int) -> np.ndarray:
+    """Reflect-pad ``img`` (H, W, 3) so that both sides are at least ``size``."""
+    h, w = img.shape[:2]
+    ph, pw = max(0, size - h), max(0, size - w)
+    if not (ph or pw):
+        return img
+    while ph or pw:  # reflect padding may not exceed the side, so pad in rounds
+        dh, dw = min(ph, img.shape[0] - 1), min(pw, img.shape[1] - 1)
+        img = np.pad(img, ((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2), (0, 0)),
+                     mode="reflect")  # fmt: skip
+        ph, pw = ph - dh, pw - dw
+    return np.ascontiguousarray(img)

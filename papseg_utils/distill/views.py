@@ -23,7 +23,7 @@ class AugmentedViews:
                  mixup_p: float = 0.25, strong: bool = True):  # fmt: skip
         if not images:
             raise ValueError("no source images to draw views from")
-        self.images = [torch.from_numpy(np.ascontiguousarray(i)).permute(2, 0, 1) for i in images]
+        self.images = [torch.from_numpy(np.array(i, copy=True)).permute(2, 0, 1) for i in images]
         self.size, self.cutmix_p, self.mixup_p = int(size), float(cutmix_p), float(mixup_p)
         steps = [v2.RandomResizedCrop(self.size, scale=(0.08, 1.0), antialias=True),
                  v2.RandomHorizontalFlip()]  # fmt: skip

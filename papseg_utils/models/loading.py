@@ -74,7 +74,7 @@ def load_local(model: nn.Module, enc: EncoderInfo, path: Path) -> tuple[str, str
         mapped = pw.map_lite_keys(state, pw.timm_block_layout(timm_model))
         timm_model.load_state_dict(mapped, strict=True)
         loaded = pw.timm_to_smp_encoder(model.encoder, mapped)
-    elif {f"model.{k}" for k in keys} >= enc_keys:
+    elif all(pw.timm_key(k, state) in keys for k in enc_keys):  # a timm classifier's state
         loaded = pw.timm_to_smp_encoder(model.encoder, state)
     else:
         pw.load_into(model, state, str(path))  # raises with missing/unexpected key lists

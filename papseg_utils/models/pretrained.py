@@ -185,6 +185,20 @@ def load_lite_timm(arch: str = "tf_efficientnet_lite0") -> tuple[nn.Module, dict
     return model, info
 
 
+def timm_key(smp_key: str, timm_state: Mapping[str, torch.Tensor]) -> str:
+    """The timm classifier's name for the tensor ``smp_key`` of an smp ``tu-`` encoder.
+
+    smp wraps timm's ``features_only`` network, which drops the ``model.`` prefix's counterpart
+    and flattens nested stage names: PVTv2's ``stages.0.blocks.1...`` becomes
+    ``model.stages_0.blocks.1...``. The key is returned as is (without ``model.``) when timm has
+    it, else with its first ``name_<digits>.`` turned back into ``name.<digits>.``.
+    """
+    src = smp_key.removeprefix("model.")
+    if src in timm_state:
+        return src
+    return re.sub(r"^([A-Za-z]\w*?)_(\d+)\.", r"\1.\2.", src, count=1)
+
+
 def timm_to_smp_encoder(encoder: nn.Module, timm_state: Mapping[str, torch.Tensor]) -> dict:
     """Load a timm classifier's state into an smp ``tu-`` encoder (keys prefixed ``model.``).
 
@@ -194,7 +208,7 @@ def timm_to_smp_encoder(encoder: nn.Module, timm_state: Mapping[str, torch.Tenso
     target = encoder.state_dict()
     loaded = {}
     for key in target:
-        src = key.removeprefix("model.")
+        src = timm_key(key, timm_state)
         if src not in timm_state:
             raise WeightsUnavailableError(f"encoder tensor {key!r} missing from the checkpoint")
         if tuple(timm_state[src].shape) != tuple(target[key].shape):
