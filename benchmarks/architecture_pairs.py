@@ -39,6 +39,7 @@ from papseg_utils.results.arm_folders import (
     head_accuracy,
     read_per_image,
     split_sha,
+    start_name,
     summary_rows,
 )
 
@@ -48,7 +49,8 @@ def _describe(name: str, folder: Path, table: pd.DataFrame) -> dict:
 
     train = fold_record(folder, 0, "train_args.json")
     return {"arm": name, "folder": folder.as_posix(), "architecture": train["architecture"],
-            "encoder": train["encoder"], "pretrained": train["pretrained"], "seed": train["seed"],
+            "encoder": train["encoder"], "pretrained": start_name(folder, train["pretrained"]),
+            "seed": train["seed"],
             "family": architecture_family(train["architecture"]),
             "folds": " ".join(str(f) for f in sorted(table["fold"].unique())),
             "images": table["image"].nunique(), "split_sha256": split_sha(folder, 0),

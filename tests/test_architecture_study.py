@@ -34,6 +34,9 @@ def test_every_registry_architecture_is_an_arm_on_folds_0_and_1_the_top_three_on
     assert all(folds == {0, 1} for a, folds in arms.items() if a not in TOP_THREE), arms
     assert ("unet", "imagenet", 1) in arms  # the second seed: the seed-to-seed yardstick
     assert {("segformer", "distilled", 0), ("segformer", "none", 0)} <= set(arms)
+    # the three Transformer starts (scratch, distilled on photographs, on cytology) and PVTv2's two
+    assert ("segformer", "build/distill/mit-b0-cytology/encoder.safetensors", 0) in arms
+    assert {("pvt_fpn", "distilled", 0), ("pvt_fpn", "none", 0)} <= set(arms)
 
 
 def test_all_arms_share_one_split_and_one_budget(study):

@@ -101,22 +101,26 @@ def test_student_agrees_with_a_copy_of_the_teacher_and_not_with_noise(teacher):
     assert other["top1"] < 0.5
 
 
-def test_shipped_distilled_encoder_loads_offline(monkeypatch):
-    path = pw.distilled_weights_path("mit_b0")
+@pytest.mark.parametrize(("architecture", "encoder"), [("segformer", "mit_b0"),
+                                                        ("pvt_fpn", "pvt_v2_b0")])  # fmt: skip
+def test_shipped_distilled_encoder_loads_offline(monkeypatch, architecture, encoder):
+    path = pw.distilled_weights_path(encoder)
     if path is None:
-        pytest.skip("the distilled MiT-b0 weights are not in papseg_utils/weights")
+        pytest.skip(f"the distilled {encoder} weights are not in papseg_utils/weights")
     meta = json.loads(path.with_suffix(".json").read_text())
     assert path.stat().st_size <= 15e6 and meta["bytes"] == path.stat().st_size
     import hashlib
 
     assert hashlib.sha256(path.read_bytes()).hexdigest() == meta["file_sha256"]
-    model = build_model("segformer", num_classes=3, pretrained="distilled")
-    assert model.papseg_spec.weights_source.endswith(path.name)
+    assert not meta.get("cytology"), "weights distilled on Herlev must not ship"
+    assert all(s.get("licence") for s in meta["source_images"])
+    model = build_model(architecture, num_classes=3, pretrained="distilled", encoder=encoder)
+    assert model.papseg_spec.weights_source == f"papseg_utils/weights/{path.name}"
     assert model.papseg_spec.weights_sha256 == meta["tensors_sha256"]
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 3, 64, 64)
     monkeypatch.setattr(pw, "distilled_weights_path", lambda enc: None)
     with pytest.raises(WeightsUnavailableError, match="papseg distill"):
-        build_model("segformer", num_classes=3, pretrained="distilled")
+        build_model(architecture, num_classes=3, pretrained="distilled", encoder=encoder)
 
 
 def test_segformer_carries_an_image_head():

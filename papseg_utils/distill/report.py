@@ -122,17 +122,24 @@ def paired_table(runs: pd.DataFrame, pairs=PAIRS, keys=KEYS, n_boot: int = 2000,
 def agreement_table(provenance: str | Path | dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(agreement, predictions) tables from the shipped weights' provenance JSON.
 
-    ``agreement``: top-1/top-5 agreement with the teacher on the held-out images, the
-    distillation images and for a randomly initialised student. ``predictions``: teacher and
-    student top-2 classes for each held-out image.
+    ``provenance`` is that JSON (its ``agreement``), or a distillation's ``agreement.json``
+    itself. ``agreement``: top-1/top-5 agreement with the teacher on the held-out photographs,
+    the distillation photographs (when the student saw any), unseen Herlev images (for a
+    student distilled on cytology) and for a randomly initialised student. ``predictions``:
+    teacher and student top-2 classes for each held-out photograph.
     """
     meta = provenance if isinstance(provenance, dict) else json.loads(Path(provenance).read_text())
-    rep = meta["agreement"]
+    rep = meta.get("agreement", meta)
     rows = []
-    for key, what in (("held_out", "held-out images (distilled student)"),
-                      ("distill_images", "distillation images (distilled student)"),
-                      ("random_init_held_out", "held-out images (random-init student)")):  # fmt: skip
-        r = rep[key]
+    for key, what in (("held_out", "held-out photographs (distilled student)"),
+                      ("distill_images", "distillation photographs (distilled student)"),
+                      ("held_out_cytology", "unseen Herlev images (distilled student)"),
+                      ("random_init_held_out", "held-out photographs (random-init student)"),
+                      ("random_init_held_out_cytology", "unseen Herlev images (random-init student)"),
+                      ):  # fmt: skip
+        r = rep.get(key)
+        if not r:
+            continue
         rows.append({"views of": what, "images": r["images"], "views": r["views"],
                      "top-1 agreement": round(r["top1"], 3),
                      "top-5 agreement": round(r["top5"], 3)})  # fmt: skip

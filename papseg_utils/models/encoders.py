@@ -55,9 +55,11 @@ def _encoders() -> dict[str, EncoderInfo]:
         )  # fmt: skip
     for k in range(6):
         a = f"pvt_v2_b{k}"
-        enc[a] = EncoderInfo(
-            a, f"tu-{a}", IMAGENET_MEAN, IMAGENET_STD, {"imagenet": f"hf://timm/{a}.in1k"}
-        )
+        sources, offline = {"imagenet": f"hf://timm/{a}.in1k"}, ()
+        if a in pw.DISTILLED_FILES:  # shipped: distilled offline by `papseg distill`
+            sources["distilled"] = f"papseg_utils/weights/{pw.DISTILLED_FILES[a]}"
+            offline = ("distilled",)
+        enc[a] = EncoderInfo(a, f"tu-{a}", IMAGENET_MEAN, IMAGENET_STD, sources, offline=offline)
     from .segformer import ADE20K_REPOS, IMAGENET_REPOS
 
     for k in range(6):

@@ -76,6 +76,8 @@ def load_local(model: nn.Module, enc: EncoderInfo, path: Path) -> tuple[str, str
         loaded = pw.timm_to_smp_encoder(model.encoder, mapped)
     elif all(pw.timm_key(k, state) in keys for k in enc_keys):  # a timm classifier's state
         loaded = pw.timm_to_smp_encoder(model.encoder, state)
+        # hashed under the file's own names, as `papseg distill` records its exports
+        loaded = {pw.timm_key(k, state): v for k, v in loaded.items()}
     else:
         pw.load_into(model, state, str(path))  # raises with missing/unexpected key lists
         loaded = state

@@ -53,7 +53,10 @@ LITE_PACKAGES: dict[str, tuple[str, str]] = {
 }
 
 # encoders distilled by `papseg distill` and shipped with the package (papseg_utils/weights/)
-DISTILLED_FILES: dict[str, str] = {"mit_b0": "mit_b0_distilled.safetensors"}
+DISTILLED_FILES: dict[str, str] = {
+    "mit_b0": "mit_b0_distilled.safetensors",  # SegFormer-b0's MiT encoder
+    "pvt_v2_b0": "pvt_v2_b0_distilled.safetensors",  # pvt_fpn's PVTv2-b0 backbone
+}
 
 
 def distilled_weights_path(encoder: str) -> Path | None:
@@ -67,6 +70,15 @@ def distilled_weights_path(encoder: str) -> Path | None:
         return None
     path = Path(__file__).resolve().parent.parent / "weights" / name
     return path if path.is_file() else None
+
+
+def distilled_missing(encoder: str) -> WeightsUnavailableError:
+    """The error for shipped distilled weights of ``encoder`` that this installation lacks."""
+    return WeightsUnavailableError(
+        f"the distilled {encoder} weights (papseg_utils/weights/{DISTILLED_FILES[encoder]}) are "
+        "missing from this installation; reinstall papseg, or make them with: papseg distill "
+        "--out build/distill --ship PATH, then pass pretrained=PATH"
+    )
 
 
 HOW_TO_SUPPLY = (

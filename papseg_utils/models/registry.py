@@ -50,6 +50,7 @@ from .encoders import (  # noqa: F401
     register_encoder,
     unregister_encoder,
 )
+from . import pretrained as pw
 from .errors import ModelConfigError, WeightsUnavailableError
 from .loading import load_encoder_imagenet, load_local, looks_like_path
 
@@ -118,6 +119,11 @@ def _build_with_weights(
         )
     if is_path:
         return model, *load_local(model, enc, Path(pretrained))
+    if pretrained == "distilled":  # shipped encoder weights (SegFormer's are loaded above)
+        path = pw.distilled_weights_path(enc.name)
+        if path is None:
+            raise pw.distilled_missing(enc.name)
+        return model, f"papseg_utils/weights/{path.name}", load_local(model, enc, path)[1]
     if pretrained == "imagenet":
         return model, *load_encoder_imagenet(model.encoder, enc)
     return model, "random-init", None

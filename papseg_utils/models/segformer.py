@@ -108,12 +108,7 @@ def _distilled(encoder: EncoderInfo, num_classes: int) -> tuple[SegFormer, str, 
     model = build_segformer(encoder, num_classes)
     path = pw.distilled_weights_path(encoder.name)
     if path is None:
-        raise WeightsUnavailableError(
-            f"the distilled {encoder.name} weights (papseg_utils/weights/"
-            f"{pw.DISTILLED_FILES[encoder.name]}) are missing from this installation; reinstall "
-            "papseg, or make them with: papseg distill --out build/distill --ship PATH, then "
-            "pass pretrained=PATH"
-        )
+        raise pw.distilled_missing(encoder.name)
     loaded = pw.load_into(model.encoder, pw.read_state_dict(path), str(path))
     return model, f"papseg_utils/weights/{path.name}", pw.state_sha256(loaded)
 

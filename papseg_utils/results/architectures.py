@@ -38,7 +38,8 @@ BOARD_KEYS = (
 )
 FAMILY_ORDER = ("cnn", "hybrid", "transformer")
 #: How the tables name each pre-training (``pretrained`` of the train arguments).
-START_NAMES = {"imagenet": "ImageNet", "none": "scratch", "distilled": "distilled"}
+START_NAMES = {"imagenet": "ImageNet", "none": "scratch", "distilled": "distilled",
+               "distilled-cytology": "distilled on cytology"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -192,18 +193,31 @@ def paper_claims(study: ArchitectureStudy) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-#: The two SegFormer-b0 starts of the study: (A, B) of :func:`start_gains`.
-SEGFORMER_STARTS = ("segformer-scratch", "segformer-distilled")
+#: The Transformer starts of the study, compared image by image: (comparison, A, B) of
+#: :func:`start_gains`, each ``B - A`` on the same images (natural = the shipped encoder distilled
+#: on sample photographs; cytology = distilled on unlabelled Herlev training images).
+START_PAIRS = (
+    ("SegFormer-b0: natural - scratch", "segformer-scratch", "segformer-distilled"),
+    ("SegFormer-b0: cytology - scratch", "segformer-scratch", "segformer-cytology"),
+    ("SegFormer-b0: cytology - natural", "segformer-distilled", "segformer-cytology"),
+    ("PVTv2-b0: natural - scratch", "pvt-scratch", "pvt-distilled"),
+)
 
 
-def start_gains(study: ArchitectureStudy, arms=SEGFORMER_STARTS, seed: int = 0) -> pd.DataFrame:
-    """The distilled start against the scratch start, image by image on the images both scored.
+def start_gains(study: ArchitectureStudy, pairs=START_PAIRS, seed: int = 0) -> pd.DataFrame:
+    """The distilled starts against each other and against scratch, image by image.
 
-    Reads each arm's ``per_image.csv(.gz)`` from its folder in the study and returns
-    :func:`papseg_utils.results.paired_gains` of ``B - A`` (``arms`` = ``(A, B)``), one row per
-    key, with the comparison named ``"distilled - scratch"``.
+    ``pairs`` are ``(comparison, A, B)`` arm names; a pair with an arm that the study's
+    ``arms.csv`` lacks is left out. Reads each arm's ``per_image.csv(.gz)`` from its folder in the
+    study and returns :func:`papseg_utils.results.paired_gains` of every ``B - A``, one row per
+    comparison and key (Holm over all of them).
     """
     from .scorings import load_scoring, paired_gains
 
+    have = set(study.arms.arm)
+    pairs = [p for p in pairs if {p[1], p[2]} <= have]
+    if not pairs:
+        raise ValueError(f"{study.folder}: none of the start pairs' arms is in arms.csv")
+    arms = sorted({a for p in pairs for a in p[1:]})
     per_image = {arm: load_scoring(study.folder / arm).per_image for arm in arms}
-    return paired_gains(per_image, [("distilled - scratch", *arms)], seed=seed)
+    return paired_gains(per_image, pairs, seed=seed)

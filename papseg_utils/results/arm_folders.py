@@ -4,7 +4,8 @@ The arms of the studies at true scale (``results/architectures/<arm>``,
 ``results/data-efficiency/<arm>``, the cross-validations ``results/herlev-scale-true-cv``...) are
 ``evaluate`` outputs (``per_image.csv(.gz)``, ``image_labels.csv``, ``summary.csv``) with, per fold
 model, ``folds/fold<K>/train_args.json`` and ``folds/fold<K>/split.json``
-(``scripts/publish_cv.sh`` copies them). The benchmarks that pair arms image by image read them
+(``scripts/publish_cv.sh`` copies them), and ``start.json`` when the fold models started from
+a weights file (the ``provenance.json`` that ``papseg distill`` wrote beside it). The benchmarks that pair arms image by image read them
 through these functions, and stop when two arms' fold models were trained on different splits.
 """
 
@@ -41,6 +42,28 @@ def fold_record(folder: str | Path, fold: int, name: str) -> dict:
             "(scripts/publish_cv.sh copies it from the training folder)"
         )
     return json.loads(f.read_text())
+
+
+def start_name(folder: str | Path, pretrained: str) -> str:
+    """The pre-training an arm started from, as the study tables name it.
+
+    ``pretrained`` (the train argument) is returned as is for a named source (``imagenet``,
+    ``none``, ``distilled``). For a weights file it is read from the arm's ``start.json`` (the
+    weights' ``papseg distill`` provenance): ``distilled-cytology`` when the encoder was distilled
+    on Herlev images, else ``distilled``. ``FileNotFoundError`` naming the file to copy when the
+    arm has none.
+    """
+    from ..models.loading import looks_like_path
+
+    if not looks_like_path(pretrained):
+        return pretrained
+    path = Path(folder) / "start.json"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{folder}: its fold models started from the weights file {pretrained}; copy the "
+            f"provenance.json written beside that file to {path} so the tables can name the start"
+        )
+    return "distilled-cytology" if json.loads(path.read_text()).get("cytology") else "distilled"
 
 
 def split_sha(folder: str | Path, fold: int) -> str:
