@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import pretrained as pw
 from .architectures import (  # noqa: F401  (re-exported: the registry's public names)
     ARCHITECTURES,
     FAMILIES,
@@ -50,7 +51,6 @@ from .encoders import (  # noqa: F401
     register_encoder,
     unregister_encoder,
 )
-from . import pretrained as pw
 from .errors import ModelConfigError, WeightsUnavailableError
 from .loading import load_encoder_imagenet, load_local, looks_like_path
 
