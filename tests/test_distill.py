@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -240,3 +241,23 @@ def test_timm_names_map_onto_smp_feature_names():
     assert pw.timm_key("model.stages_0.blocks.1.norm.weight", st) == "stages.0.blocks.1.norm.weight"
     assert pw.timm_key("model.patch_embed.proj.bias", st) == "patch_embed.proj.bias"
     assert pw.timm_key("model.conv_stem.weight", st) == "conv_stem.weight"
+
+
+COMMITTED_CYTOLOGY_START = (
+    Path(__file__).resolve().parents[1] / "results" / "architectures" / "segformer-cytology"
+)
+
+
+@pytest.mark.skipif(not (COMMITTED_CYTOLOGY_START / "start.json").is_file(),
+                    reason="the cytology-distilled SegFormer arm is not committed")  # fmt: skip
+def test_the_cytology_start_saw_no_test_image_of_the_folds_it_was_scored_on():
+    from papseg_utils.data.splits import read_split, split_hash
+
+    start = json.loads((COMMITTED_CYTOLOGY_START / "start.json").read_text())
+    seen = set(start["config"]["cytology"])
+    assert start["cytology"]["images"] == len(seen) > 0
+    for k in (0, 1):
+        split, _ = read_split(COMMITTED_CYTOLOGY_START / "folds" / f"fold{k}" / "split.json")
+        assert split_hash(split) in start["cytology"]["splits"]
+        assert not seen & set(split["test"]), f"fold {k}'s test images were distilled on"
+        assert seen <= set(split["train"])
