@@ -86,3 +86,21 @@ def test_paper_claims_are_computed_from_the_tables(tmp_path):
     out = paper_claims(load_architecture_study(tmp_path))
     assert out.verdict.tolist() == ["supported", "supported", "not supported"]
     assert "segformer (mit_b0, distilled) (transformer), 0.970" in out.measured[0]
+
+
+def test_missed_nuclei_counts_failures_by_diagnosis(tmp_path):
+    from papseg_utils.results.architectures import missed_nuclei
+
+    _write(tmp_path)
+    (tmp_path / "seg").mkdir()
+    values = {"superficial/a": 0.02, "superficial/b": 0.05, "dysplastic/c": 0.0,
+              "dysplastic/d": 0.9, "dysplastic/e": 0.7}  # fmt: skip
+    rows = [{"image": im, "class": "nucleus", "metric": "dice", "value": v, "unit": "fraction",
+             "empty_case": "none", "scheme": "herlev3", "fold": 0} for im, v in values.items()]  # fmt: skip
+    rows.append({**rows[0], "class": "cytoplasm", "value": 0.9})  # another class: not counted
+    pd.DataFrame(rows).to_csv(tmp_path / "seg" / "per_image.csv", index=False)
+    got = missed_nuclei(load_architecture_study(tmp_path), ["seg"]).iloc[0]
+    assert got["images"] == 5 and got["missed"] == 3
+    assert got["median"] == pytest.approx(0.05)
+    assert got["mean without missed"] == pytest.approx(0.8)
+    assert got["missed in"] == "superficial 2, dysplastic 1"

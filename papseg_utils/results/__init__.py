@@ -16,6 +16,7 @@ from .architectures import (
     ArchitectureStudy,
     architecture_board,
     load_architecture_study,
+    missed_nuclei,
     paper_claims,
     start_gains,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "metric_correlation",
     "paired_comparisons",
     "paper_claims",
+    "missed_nuclei",
     "start_gains",
     "paired_gains",
     "per_image_values",

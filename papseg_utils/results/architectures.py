@@ -221,3 +221,27 @@ def start_gains(study: ArchitectureStudy, pairs=START_PAIRS, seed: int = 0) -> p
     arms = sorted({a for p in pairs for a in p[1:]})
     per_image = {arm: load_scoring(study.folder / arm).per_image for arm in arms}
     return paired_gains(per_image, pairs, seed=seed)
+
+
+def missed_nuclei(study: ArchitectureStudy, arms, threshold: float = 0.1) -> pd.DataFrame:
+    """Images whose nucleus an arm all but missed (``herlev3`` nucleus Dice below ``threshold``).
+
+    One row per arm of ``arms`` (in that order, labelled by :func:`arm_label`): ``images``
+    scored, ``missed`` (count), ``median`` nucleus Dice, the ``mean without missed`` images and
+    ``missed in``: the diagnostic classes (the image name's folder) of the missed images with their
+    counts, most first. Shows whether a mean is pulled down by a few failures or by every image.
+    """
+    from .arm_folders import read_per_image
+
+    label = {r["arm"]: arm_label(r) for _, r in study.arms.iterrows()}
+    rows = []
+    for arm in arms:
+        t = read_per_image(study.folder / arm)
+        dice = t[(t.scheme == "herlev3") & (t["class"] == "nucleus") & (t.metric == "dice")]
+        low = dice[dice.value < threshold]
+        rows.append({"model": label.get(arm, arm), "images": len(dice), "missed": len(low),
+                     "median": dice.value.median(),
+                     "mean without missed": dice.value[dice.value >= threshold].mean(),
+                     "missed in": ", ".join(f"{g} {n}" for g, n in
+                                            low.image.str.split("/").str[0].value_counts().items())})  # fmt: skip
+    return pd.DataFrame(rows).set_index("model")
