@@ -261,3 +261,14 @@ def test_the_cytology_start_saw_no_test_image_of_the_folds_it_was_scored_on():
         assert split_hash(split) in start["cytology"]["splits"]
         assert not seen & set(split["test"]), f"fold {k}'s test images were distilled on"
         assert seen <= set(split["train"])
+
+
+def test_a_checkpoint_from_before_the_cytology_fields_still_resumes(tmp_path, teacher):
+    d = Distiller(DistillConfig(**TINY), tmp_path, teacher=teacher)
+    assert d.run(max_minutes=0) is False
+    state = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    for key in ("cytology", "cytology_splits"):  # written by an older papseg
+        del state["config"][key]
+    torch.save(state, tmp_path / "checkpoint.pt")
+    again = Distiller(DistillConfig(**TINY), tmp_path, teacher=teacher)
+    assert again.step == 1

@@ -121,7 +121,9 @@ class Distiller:
     def _resume(self) -> None:
         state = torch.load(self.out / CHECKPOINT, map_location=self.device, weights_only=False)
         saved = state["config"]
-        diff = [k for k, v in dataclasses.asdict(self.cfg).items() if saved.get(k) != v]
+        default = dataclasses.asdict(DistillConfig())  # fields added since an old checkpoint
+        diff = [k for k, v in dataclasses.asdict(self.cfg).items()
+                if saved.get(k, default[k]) != v]  # fmt: skip
         if diff:
             raise ValueError(
                 f"{self.out / CHECKPOINT} was written with other settings ({', '.join(diff)}); "
