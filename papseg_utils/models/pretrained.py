@@ -200,9 +200,8 @@ def load_lite_timm(arch: str = "tf_efficientnet_lite0") -> tuple[nn.Module, dict
 def timm_key(smp_key: str, timm_state: Mapping[str, torch.Tensor]) -> str:
     """The timm classifier's name for the tensor ``smp_key`` of an smp ``tu-`` encoder.
 
-    smp wraps timm's ``features_only`` network, which drops the ``model.`` prefix's counterpart
-    and flattens nested stage names: PVTv2's ``stages.0.blocks.1...`` becomes
-    ``model.stages_0.blocks.1...``. The key is returned as is (without ``model.``) when timm has
+    smp keeps timm's ``features_only`` network under ``model.``, and that network flattens
+    nested stage names: PVTv2's ``stages.0.blocks.1...`` becomes ``model.stages_0.blocks.1...``. The key is returned as is (without ``model.``) when timm has
     it, else with its first ``name_<digits>.`` turned back into ``name.<digits>.``.
     """
     src = smp_key.removeprefix("model.")
