@@ -89,6 +89,25 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _config(a: argparse.Namespace) -> DistillConfig:
+    """The run's settings from the parsed options; ``ValueError`` for a bad combination."""
+    extra: dict = {}
+    if a.source != "natural":
+        from .sources import train_names
+
+        extra["cytology"], extra["cytology_splits"] = train_names(a.train_of)
+    elif a.train_of:
+        raise ValueError("--train-of chooses Herlev images: add --source cytology or both")
+    if a.source == "cytology":
+        extra["images"] = []
+    return DistillConfig(
+        teacher=a.teacher, student=a.student, steps=a.steps, batch_size=a.batch_size,
+        image_size=a.image_size, lr=a.lr, temperature=a.temperature,
+        feature_weight=a.feature_weight, warmup_steps=min(a.warmup_steps, a.steps),
+        save_every=a.save_every, seed=a.seed, **extra,
+    )  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the distill command; returns the exit code."""
     from papseg_utils import signals
@@ -112,21 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.threads:
         torch.set_num_threads(a.threads)
     try:
-        extra: dict = {}
-        if a.source != "natural":
-            from .sources import train_names
-
-            extra["cytology"], extra["cytology_splits"] = train_names(a.train_of)
-        elif a.train_of:
-            raise ValueError("--train-of chooses Herlev images: add --source cytology or both")
-        if a.source == "cytology":
-            extra["images"] = []
-        cfg = DistillConfig(
-            teacher=a.teacher, student=a.student, steps=a.steps, batch_size=a.batch_size,
-            image_size=a.image_size, lr=a.lr, temperature=a.temperature,
-            feature_weight=a.feature_weight, warmup_steps=min(a.warmup_steps, a.steps),
-            save_every=a.save_every, seed=a.seed, **extra,
-        )  # fmt: skip
+        cfg = _config(a)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
