@@ -102,7 +102,8 @@ def _build_with_weights(
 ) -> tuple[nn.Module, str, str | None]:
     """The model of ``arch`` with its weights: ``(model, weights_source, sha256 or None)``."""
     is_path = _check_pretrained(arch.name, enc, pretrained)
-    whole = pretrained != "none" and (not is_path or Path(pretrained).is_dir())
+    # shipped distilled encoders load below for every architecture, SegFormer's included
+    whole = pretrained not in ("none", "distilled") and (not is_path or Path(pretrained).is_dir())
     if arch.load_pretrained is not None and whole:
         return arch.load_pretrained(enc, pretrained, num_classes, kwargs)
     try:
@@ -119,7 +120,7 @@ def _build_with_weights(
         )
     if is_path:
         return model, *load_local(model, enc, Path(pretrained))
-    if pretrained == "distilled":  # shipped encoder weights (SegFormer's are loaded above)
+    if pretrained == "distilled":  # the shipped encoder weights (papseg_utils/weights/)
         path = pw.distilled_weights_path(enc.name)
         if path is None:
             raise pw.distilled_missing(enc.name)

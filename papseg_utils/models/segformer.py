@@ -1,8 +1,9 @@
 """SegFormer (Xie et al. 2021) via Hugging Face ``SegformerForSemanticSegmentation``.
 
 Sizes b0-b5 use the MiT hyper-parameters of the paper (``MIT_CONFIGS``). The registry builds it
-with :func:`build_segformer` and loads named pretrained sources (ImageNet, ADE20K, the shipped
-distilled encoder, a Hugging Face folder) with :func:`load_segformer_pretrained`. The model's logits come
+with :func:`build_segformer` and loads hub sources (ImageNet, ADE20K) and Hugging Face folders
+with :func:`load_segformer_pretrained`; the shipped distilled encoder loads like every
+architecture's (``models.registry``). The model's logits come
 at 1/4 resolution; :class:`SegFormer` upsamples them bilinearly to the input size so every papseg
 model returns (N,C,H,W) at the input resolution.
 """
@@ -104,15 +105,6 @@ def build_segformer(encoder: EncoderInfo, num_classes: int, **kw) -> SegFormer:
     return SegFormer(SegformerForSemanticSegmentation(cfg))
 
 
-def _distilled(encoder: EncoderInfo, num_classes: int) -> tuple[SegFormer, str, str]:
-    model = build_segformer(encoder, num_classes)
-    path = pw.distilled_weights_path(encoder.name)
-    if path is None:
-        raise pw.distilled_missing(encoder.name)
-    loaded = pw.load_into(model.encoder, pw.read_state_dict(path), str(path))
-    return model, f"papseg_utils/weights/{path.name}", pw.state_sha256(loaded)
-
-
 def _from_pretrained(repo: str, num_classes: int, local_only: bool) -> nn.Module:
     from transformers import SegformerForSemanticSegmentation  # slow import: after the checks
     from transformers.utils import logging as hf_logging
@@ -135,14 +127,12 @@ def load_segformer_pretrained(
     """SegFormer with weights from ``pretrained``: returns ``(model, weights_source, sha256)``.
 
     ``pretrained`` is ``"imagenet"`` (MiT encoder), ``"ade20k"`` (whole model but the
-    classifier), ``"distilled"`` (the shipped MiT-b0 encoder) or a Hugging Face folder. Raises
+    classifier) or a Hugging Face folder. Raises
     :class:`ModelConfigError` for keyword overrides (they only apply to random init) and
     :class:`WeightsUnavailableError` when the weights cannot be had or do not match the size.
     """
     if kwargs:
         raise ModelConfigError("segformer: keyword overrides only with pretrained='none'")
-    if pretrained == "distilled":
-        return _distilled(encoder, num_classes)
     if Path(pretrained).is_dir():
         repo, local_only = pretrained, True
     else:
